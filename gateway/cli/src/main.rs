@@ -1,0 +1,2 @@
+//! The `jurisgate` binary.
+fn main() {}

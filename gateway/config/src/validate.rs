@@ -1,0 +1,274 @@
+//! Whole-file checks that serde cannot make: names that refer to each other,
+//! files that must exist, values that must make sense together.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::{AttributionSource, ClientAuth, Config, ConfigError};
+
+struct Checker<'a> {
+    file: &'a Path,
+    text: &'a str,
+    base: PathBuf,
+}
+
+impl Checker<'_> {
+    fn err(&self, span: Option<Range<usize>>, key: &str, msg: impl Into<String>) -> ConfigError {
+        ConfigError::at(self.file, self.text, span, key, msg)
+    }
+
+    /// Resolves `path` against the config's folder and requires it to exist.
+    fn existing(&self, path: &mut PathBuf, key: &str, what: &str) -> Result<(), ConfigError> {
+        let shown = path.display().to_string();
+        if path.is_relative() {
+            *path = self.base.join(&*path);
+        }
+        if path.exists() {
+            Ok(())
+        } else {
+            Err(self.err(
+                find_quoted(self.text, &shown),
+                key,
+                format!("{what} `{}` does not exist", path.display()),
+            ))
+        }
+    }
+
+    fn resolve(&self, path: &mut PathBuf) {
+        if path.is_relative() {
+            *path = self.base.join(&*path);
+        }
+    }
+}
+
+/// Byte span of the first `"value"` in `text`, to place errors about values
+/// that serde does not keep spans for.
+fn find_quoted(text: &str, value: &str) -> Option<Range<usize>> {
+    for quote in ['"', '\''] {
+        let needle = format!("{quote}{value}{quote}");
+        if let Some(at) = text.find(&needle) {
+            return Some(at..at + needle.len());
+        }
+    }
+    None
+}
+
+pub(crate) fn validate(config: &mut Config, text: &str) -> Result<(), ConfigError> {
+    let file = config.source.clone();
+    let base = file
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let c = Checker {
+        file: &file,
+        text,
+        base,
+    };
+
+    check_server(&c, config)?;
+    check_attribution(&c, config)?;
+    check_policy_and_audit(&c, config)?;
+    check_pools(&c, config)?;
+    check_routes(&c, config)?;
+    Ok(())
+}
+
+fn check_server(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigError> {
+    if config.server.backlog == 0 {
+        return Err(c.err(None, "server.backlog", "must be at least 1 (4096 is a good start)"));
+    }
+    if let Some(tls) = &mut config.server.tls {
+        c.existing(&mut tls.cert, "server.tls.cert", "certificate file")?;
+        c.existing(&mut tls.key, "server.tls.key", "key file")?;
+        match (&mut tls.client_ca, tls.client_auth) {
+            (Some(ca), _) => c.existing(ca, "server.tls.client_ca", "CA file")?,
+            (None, ClientAuth::None) => {}
+            (None, _) => {
+                return Err(c.err(
+                    None,
+                    "server.tls.client_ca",
+                    "client_auth asks for client certificates, so client_ca must name the CA file that signs them",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_attribution(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigError> {
+    for (i, source) in config.attribution.iter_mut().enumerate() {
+        let key = |k: &str| format!("attribution[{i}].{k}");
+        match source {
+            AttributionSource::Jwt(jwt) => {
+                c.existing(&mut jwt.jwks, &key("jwks"), "JWKS file")?;
+                for alg in &jwt.algorithms {
+                    if !matches!(alg.as_str(), "RS256" | "RS384" | "RS512" | "PS256" | "ES256" | "ES384" | "EdDSA") {
+                        return Err(c.err(
+                            find_quoted(c.text, alg),
+                            &key("algorithms"),
+                            format!("`{alg}` is not accepted; use asymmetric algorithms only: RS256, RS384, RS512, PS256, ES256, ES384, EdDSA"),
+                        ));
+                    }
+                }
+            }
+            AttributionSource::SignedHeader(sh) => {
+                c.existing(&mut sh.key_file, &key("key_file"), "HMAC key file")?;
+            }
+            AttributionSource::Directory(dir) => {
+                c.existing(&mut dir.file, &key("file"), "directory file")?;
+            }
+            AttributionSource::Mtls(m) => {
+                if !matches!(m.location_from.as_str(), "subject.C" | "subject.O" | "subject.OU" | "subject.L" | "subject.ST") {
+                    return Err(c.err(
+                        find_quoted(c.text, &m.location_from),
+                        &key("location_from"),
+                        "must be one of subject.C, subject.O, subject.OU, subject.L, subject.ST",
+                    ));
+                }
+            }
+            AttributionSource::Geoip(g) => {
+                c.existing(&mut g.database, &key("database"), "GeoIP database")?;
+            }
+        }
+    }
+    if let Some(approvals) = &mut config.approvals {
+        c.existing(&mut approvals.jwks, "approvals.jwks", "JWKS file")?;
+        if approvals.header.to_ascii_lowercase().starts_with("x-jurisgate-") {
+            return Err(c.err(
+                find_quoted(c.text, &approvals.header),
+                "approvals.header",
+                "x-jurisgate-* headers are stripped from every request; choose another name",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_policy_and_audit(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigError> {
+    c.existing(&mut config.policy.dir, "policy.dir", "policy folder")?;
+    c.resolve(&mut config.audit.dir);
+    c.existing(&mut config.audit.signing_key, "audit.signing_key", "signing key (make one with `jurisgate audit keygen`)")?;
+    c.existing(&mut config.audit.subject_key, "audit.subject_key", "subject pseudonym key")?;
+    if config.audit.batch_max == 0 || config.audit.queue_capacity == 0 {
+        return Err(c.err(None, "audit.batch_max", "batch_max and queue_capacity must be at least 1"));
+    }
+    if config.audit.segment_max_bytes < 4096 {
+        return Err(c.err(None, "audit.segment_max_bytes", "must be at least 4096 bytes"));
+    }
+    for (jurisdiction, path) in &mut config.pseudonymization.keys {
+        c.existing(path, &format!("pseudonymization.keys.{jurisdiction}"), "pseudonymisation key")?;
+    }
+    let mut seen = BTreeSet::new();
+    for class in &config.data_classes {
+        if class.is_empty() || !seen.insert(class.as_str()) {
+            return Err(c.err(find_quoted(c.text, class), "data_classes", format!("`{class}` is empty or listed twice")));
+        }
+    }
+    Ok(())
+}
+
+fn check_pools(c: &Checker<'_>, config: &Config) -> Result<(), ConfigError> {
+    let mut names = BTreeSet::new();
+    for (i, pool) in config.pools.iter().enumerate() {
+        let name = pool.name.get_ref();
+        if !names.insert(name.as_str()) {
+            return Err(c.err(Some(pool.name.span()), &format!("pool[{i}].name"), format!("pool `{name}` is defined twice; pool names must be unique")));
+        }
+        let region = pool.region.get_ref();
+        if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err(c.err(Some(pool.region.span()), &format!("pool[{i}].region"), format!("`{region}` is not a region name; use lower-case letters, digits and '-', like \"us-east\"")));
+        }
+        if pool.endpoints.is_empty() {
+            return Err(c.err(Some(pool.name.span()), &format!("pool[{i}].endpoints"), format!("pool `{name}` has no endpoints; give at least one \"http://host:port\"")));
+        }
+        for (j, endpoint) in pool.endpoints.iter().enumerate() {
+            if let Err(why) = check_endpoint(endpoint.get_ref()) {
+                return Err(c.err(Some(endpoint.span()), &format!("pool[{i}].endpoints[{j}]"), why));
+            }
+        }
+        if pool.health.unhealthy_after == 0 || pool.health.healthy_after == 0 {
+            return Err(c.err(Some(pool.name.span()), &format!("pool[{i}].health"), "unhealthy_after and healthy_after must be at least 1"));
+        }
+    }
+    Ok(())
+}
+
+/// An endpoint is a base URL: scheme, host and port, nothing after.
+fn check_endpoint(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{url}` must start with http:// or https://"))?;
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+        return Err(format!("`{url}` must be a base URL like \"http://10.0.1.10:8080\", with no path, query or user info"));
+    }
+    let port = authority.rsplit_once(':').map(|(_, p)| p);
+    match port {
+        Some(p) if p.parse::<u16>().is_ok_and(|p| p > 0) => Ok(()),
+        _ => Err(format!("`{url}` needs an explicit port, like \"http://10.0.1.10:8080\"")),
+    }
+}
+
+fn check_routes(c: &Checker<'_>, config: &Config) -> Result<(), ConfigError> {
+    let pool_names: BTreeSet<&str> = config.pools.iter().map(|p| p.name.get_ref().as_str()).collect();
+    let mut names = BTreeSet::new();
+    if config.routes.is_empty() {
+        return Err(c.err(None, "route", "no routes are defined; add at least one [[route]]"));
+    }
+    for (i, route) in config.routes.iter().enumerate() {
+        let key = |k: &str| format!("route[{i}].{k}");
+        let name = route.name.get_ref();
+        if name.is_empty() || !names.insert(name.as_str()) {
+            return Err(c.err(Some(route.name.span()), &key("name"), format!("route `{name}` is empty or defined twice; route names must be unique")));
+        }
+        let m = &route.matcher;
+        if m.host.is_none() && m.path_prefix.is_none() && m.path_glob.is_none() {
+            return Err(c.err(Some(route.name.span()), &key("match"), format!("route `{name}` matches nothing in particular; give host, path_prefix or path_glob")));
+        }
+        if m.path_prefix.is_some() && m.path_glob.is_some() {
+            return Err(c.err(Some(route.name.span()), &key("match"), "give path_prefix or path_glob, not both"));
+        }
+        for p in m.path_prefix.iter().chain(&m.path_glob) {
+            if !p.starts_with('/') {
+                return Err(c.err(find_quoted(c.text, p), &key("match"), format!("path `{p}` must start with '/'")));
+            }
+        }
+        for method in &m.methods {
+            if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(c.err(find_quoted(c.text, method), &key("match.methods"), format!("`{method}` is not a method; write it in capitals, like \"GET\"")));
+            }
+        }
+        let class = route.data_class.get_ref();
+        if !config.data_classes.iter().any(|d| d == class) {
+            return Err(c.err(Some(route.data_class.span()), &key("data_class"), format!("`{class}` is not a data class; known: {}", config.data_classes.join(", "))));
+        }
+        if route.pools.is_empty() {
+            return Err(c.err(Some(route.name.span()), &key("pools"), format!("route `{name}` has no pools; list at least one pool name")));
+        }
+        for (j, pool) in route.pools.iter().enumerate() {
+            if !pool_names.contains(pool.get_ref().as_str()) {
+                let known: Vec<&str> = pool_names.iter().copied().collect();
+                return Err(c.err(Some(pool.span()), &key(&format!("pools[{j}]")), format!("no pool is named `{}`; known pools: {}", pool.get_ref(), known.join(", "))));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_need_scheme_and_port() {
+        assert!(check_endpoint("http://127.0.0.1:8080").is_ok());
+        assert!(check_endpoint("https://[::1]:8443/").is_ok());
+        assert!(check_endpoint("127.0.0.1:8080").is_err());
+        assert!(check_endpoint("http://host").is_err());
+        assert!(check_endpoint("http://host:80/path").is_err());
+        assert!(check_endpoint("http://user@host:80").is_err());
+    }
+}

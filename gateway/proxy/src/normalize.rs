@@ -1,0 +1,1 @@
+//! Request normalisation (path, headers): the first step of the request path.

@@ -1,0 +1,1 @@
+//! Response obligations: pseudonymise and redact JSON fields, set headers.

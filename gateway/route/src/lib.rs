@@ -1,0 +1,1 @@
+//! Region-aware upstream pools.
