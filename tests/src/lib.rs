@@ -1,1 +1,265 @@
-//! End-to-end test harness.
+//! The end-to-end harness: starts the real `jurisgate` binary (a child
+//! process) on a free loopback port in front of real regional stores, and
+//! gives tests a client, signed tokens and the audit log to check.
+//!
+//! ```ignore
+//! let h = Harness::start().await;
+//! let resp = h.send(Who::user("alice", "US"), Method::GET, "/v1/messages/1", None).await;
+//! ```
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use jurisgate_demo::{DemoFiles, RegionalStore};
+use serde_json::{Value, json};
+
+/// The regions every harness starts a store for, in route order.
+pub const REGIONS: [&str; 4] = ["us-east", "us-west", "eu-west", "ap-southeast"];
+
+/// Path of the `jurisgate` binary, built once per test run if needed.
+pub fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+        // Build the binary of this same profile, so the tests run the code under test.
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "jurisgate", "--bin", "jurisgate"])
+            .current_dir(&root)
+            .status()
+            .expect("running cargo build");
+        assert!(status.success(), "cargo build -p jurisgate failed");
+        target.join("debug").join("jurisgate")
+    })
+}
+
+/// Runs `jurisgate ARGS…` to completion; returns (exit code, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(binary()).args(args).output().expect("running jurisgate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Who sends a request.
+#[derive(Debug, Clone)]
+pub enum Who {
+    /// No credentials.
+    Anonymous,
+    /// A user with a verified token: (user id, jurisdiction claim).
+    User(String, String),
+    /// An employee: (id, location, with a verified approval).
+    Employee(String, String, bool),
+    /// A correctly shaped token signed by an untrusted key.
+    Forged(String, String),
+    /// A raw `Authorization` value.
+    RawAuthorization(String),
+}
+
+impl Who {
+    /// A verified user.
+    #[must_use]
+    pub fn user(id: &str, jurisdiction: &str) -> Self {
+        Self::User(id.into(), jurisdiction.into())
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body parsed as JSON (`Null` when it is not JSON).
+    pub json: Value,
+    /// The request id the gateway gave.
+    pub request_id: String,
+}
+
+/// A running gateway process with its stores.
+pub struct Harness {
+    /// The regional stores, in [`REGIONS`] order.
+    pub stores: Vec<RegionalStore>,
+    /// Config, keys and policy.
+    pub files: DemoFiles,
+    /// The proxy address.
+    pub addr: SocketAddr,
+    /// The admin address.
+    pub admin: SocketAddr,
+    child: Child,
+    _dir: tempfile::TempDir,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Harness {
+    /// Starts stores and the gateway with the demo config and the Texas policy.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`Harness::start`], letting `edit` change the config text first.
+    pub async fn start_with(edit: impl FnOnce(&mut String)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut stores = Vec::new();
+        for region in REGIONS {
+            stores.push(RegionalStore::start(region).await.expect("store"));
+        }
+        let endpoints: Vec<(String, String)> = stores.iter().map(|s| (s.region().to_string(), s.url())).collect();
+        let files = jurisgate_demo::write_demo_files(dir.path(), &endpoints).expect("demo files");
+        let mut text = std::fs::read_to_string(&files.config).expect("config");
+        edit(&mut text);
+        std::fs::write(&files.config, text).expect("config");
+
+        let mut child = Command::new(binary())
+            .args(["serve", "--config"])
+            .arg(&files.config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting jurisgate serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (addr, admin) = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            for line in lines.by_ref() {
+                let line = line.expect("stdout line");
+                if let Some(rest) = line.strip_prefix("jurisgate: proxy listening on ") {
+                    let (proxy, admin) = rest.split_once(", admin on ").expect("admin part");
+                    let parsed = (proxy.parse::<SocketAddr>().expect("proxy addr"), admin.parse::<SocketAddr>().expect("admin addr"));
+                    // Keep draining stdout so the child never blocks on a full pipe.
+                    std::thread::spawn(move || for _ in lines {});
+                    return parsed;
+                }
+            }
+            panic!("jurisgate serve exited before listening");
+        })
+        .await
+        .expect("reading stdout");
+        let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+        Self { stores, files, addr, admin, child, _dir: dir, client }
+    }
+
+    /// The store of `region`.
+    #[must_use]
+    pub fn store(&self, region: &str) -> &RegionalStore {
+        self.stores.iter().find(|s| s.region() == region).expect("known region")
+    }
+
+    /// Regions whose store received `request_id`.
+    #[must_use]
+    pub fn regions_that_saw(&self, request_id: &str) -> Vec<String> {
+        self.stores.iter().filter(|s| s.saw(request_id)).map(|s| s.region().to_string()).collect()
+    }
+
+    fn token(&self, who: &Who) -> (Option<String>, Option<String>) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let claims = |sub: &str, jurisdiction: &str, kind: &str, location: &str| {
+            json!({"iss": "https://id.demo.jurisgate", "aud": "app", "sub": sub, "jurisdiction": jurisdiction,
+                   "kind": kind, "location": location, "iat": now, "exp": now + 600})
+        };
+        match who {
+            Who::Anonymous => (None, None),
+            Who::User(id, j) => (Some(format!("Bearer {}", self.files.idp.sign(&claims(id, j, "user", j)))), None),
+            Who::Employee(id, location, approved) => {
+                let token = Some(format!("Bearer {}", self.files.idp.sign(&claims(id, "US", "employee", location))));
+                let approval = approved.then(|| {
+                    self.files.approvals.sign(&json!({"iss": "https://approvals.demo.jurisgate", "aud": "app",
+                        "approval_id": "APR-1", "scope": "support", "iat": now, "exp": now + 600}))
+                });
+                (token, approval)
+            }
+            Who::Forged(id, j) => {
+                let rogue = jurisgate_attribution::dev_idp::DevIdp::generate("https://id.demo.jurisgate", "app");
+                (Some(format!("Bearer {}", rogue.sign(&claims(id, j, "user", j)))), None)
+            }
+            Who::RawAuthorization(v) => (Some(v.clone()), None),
+        }
+    }
+
+    /// Sends a request through the gateway and reads the whole reply.
+    pub async fn send(&self, who: Who, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.send_with(who, method, path, body, &[]).await
+    }
+
+    /// Like [`Harness::send`], with extra request headers.
+    pub async fn send_with(&self, who: Who, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+        let mut req = Request::builder().method(method).uri(format!("http://{}{path}", self.addr)).header("host", "api.demo.jurisgate");
+        let (auth, approval) = self.token(&who);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        if let Some(a) = approval {
+            req = req.header("x-access-approval", a);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let bytes = body.as_ref().map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let resp = self.client.request(req.body(Full::new(bytes)).expect("request")).await.expect("gateway answered");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        let request_id = headers.get("x-jurisgate-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        Reply { status, headers, json: serde_json::from_slice(&body).unwrap_or(Value::Null), request_id }
+    }
+
+    /// Fetches an admin path; returns status and body text.
+    pub async fn admin_get(&self, path: &str) -> (StatusCode, String) {
+        let req = Request::builder().uri(format!("http://{}{path}", self.admin)).body(Full::new(Bytes::new())).expect("request");
+        let resp = self.client.request(req).await.expect("admin answered");
+        let status = resp.status();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// Waits until the gateway's admin metrics show `region`'s pool with the
+    /// given health (polling, with a deadline).
+    pub async fn wait_for_region(&self, region: &str, healthy: bool) {
+        let want = format!("region=\"{region}\"}} {}", u8::from(healthy));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, metrics) = self.admin_get("/metrics").await;
+            if metrics.lines().any(|l| l.starts_with("jurisgate_pool_healthy_endpoints") && l.ends_with(&want)) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "gateway did not see {region} healthy={healthy}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the gateway with SIGTERM and waits for it to exit.
+    pub fn stop(&mut self) -> i32 {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1)
+    }
+
+    /// Every audit record (stop the gateway first for the final checkpoint).
+    #[must_use]
+    pub fn records(&self) -> Vec<jurisgate_audit::Record> {
+        jurisgate_audit::read_records(&self.files.audit_dir).expect("audit log").collect::<Result<_, _>>().expect("records")
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

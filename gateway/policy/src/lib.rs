@@ -1,16 +1,26 @@
 //! The policy contract: the input the gateway builds ([`PolicyInput`]), the
 //! checked [`Decision`] it gets back, the engine that evaluates
 //! `data.jurisgate.decision` in Rego, and [`Permitted<T>`], the only thing the
-//! router accepts.
+//! router accepts. Also the policy author's tools: the Rego test runner
+//! (`opa test` style, with coverage), `check`, and `replay` of recorded
+//! decisions against a candidate policy.
 //!
 //! Evaluation fails closed: an undefined result, a wrong shape, an error or a
 //! time-out is a deny with reason `policy_error`. This crate does not route,
 //! forward or write audit records.
 
 mod decision;
+mod engine;
+mod error;
+pub mod files;
 mod input;
 mod permitted;
+mod shape;
 
 pub use decision::{Decision, Obligations, POLICY_ERROR};
+pub use engine::{DECISION_RULE, EngineOptions, PACKAGE, PolicyEngine};
+pub use error::{EvalError, PolicyError};
+pub use files::PolicyFileHash;
 pub use input::{Destination, PolicyInput, RequestFacts, Resource};
 pub use permitted::Permitted;
+pub use shape::{ShapeError, decision_from_json};

@@ -1,0 +1,223 @@
+//! The [`Attributor`]: runs the configured sources in order and combines
+//! what they say into one [`Attribution`].
+//!
+//! - Subject: the first source giving a *verified* jurisdiction wins (a JWT
+//!   claim, a signed header, or the directory entry of the first verified
+//!   user id seen so far). GeoIP is consulted only when nothing verified was
+//!   found, and is never verified. With nothing, [`Subject::unknown`].
+//! - Pseudonym: of the user id tied to the winning source, else of the first
+//!   verified user id; never the raw id.
+//! - Requester: the first verified JWT or mTLS certificate, in source order;
+//!   for `kind = user` tokens the id is the pseudonym.
+//! - Approval: verified separately, attached to the requester; an invalid
+//!   one is dropped.
+//!
+//! Nothing here reads client-supplied jurisdiction headers, and no failure
+//! becomes an error response: the policy decides on what is reported.
+
+use std::time::SystemTime;
+
+use http::{HeaderMap, HeaderName};
+use ipnet::IpNet;
+use jurisgate_config::{Approvals, AttributionSource};
+
+use crate::approval::ApprovalVerifier;
+use crate::bearer::single_value;
+use crate::directory::Directory;
+use crate::geoip::{GeoIp, client_addr};
+use crate::identity_token::JwtIdentitySource;
+use crate::load::parse_header_name;
+use crate::mtls::MtlsIdentity;
+use crate::signed_header::{SignedHeaderVerifier, load_hmac_key};
+use crate::{
+    Attribution, AttributionError, PeerInfo, Pseudonymizer, Requester, RequesterKind, Source, Subject,
+};
+
+/// One built source.
+#[derive(Debug)]
+enum Built {
+    Jwt(JwtIdentitySource),
+    SignedHeader { header: HeaderName, verifier: SignedHeaderVerifier },
+    Directory(Directory),
+    Mtls(MtlsIdentity),
+    Geoip(GeoIp),
+}
+
+/// Attributes requests. Built once at start-up; shared across tasks.
+#[derive(Debug)]
+pub struct Attributor {
+    sources: Vec<Built>,
+    approvals: Option<ApprovalVerifier>,
+    trusted_proxies: Vec<IpNet>,
+    subject_key: Pseudonymizer,
+}
+
+/// A verified subject jurisdiction and the user id it belongs to.
+struct VerifiedSubject {
+    jurisdiction: String,
+    source: Source,
+    user: Option<String>,
+}
+
+impl Attributor {
+    /// Builds every source: reads key files, JWKS, the directory and the
+    /// GeoIP database once.
+    ///
+    /// # Errors
+    /// An [`AttributionError`] naming the file or value at fault.
+    pub fn from_config(
+        sources: &[AttributionSource],
+        approvals: Option<&Approvals>,
+        trusted_proxies: &[IpNet],
+        subject_key: Pseudonymizer,
+    ) -> Result<Self, AttributionError> {
+        let mut built = Vec::with_capacity(sources.len());
+        for source in sources {
+            built.push(match source {
+                AttributionSource::Jwt(c) => Built::Jwt(JwtIdentitySource::from_config(c)?),
+                AttributionSource::SignedHeader(c) => Built::SignedHeader {
+                    header: parse_header_name(&c.header)?,
+                    verifier: SignedHeaderVerifier::new(&load_hmac_key(&c.key_file)?, c.max_age.0),
+                },
+                AttributionSource::Directory(c) => {
+                    let gives_user = built.iter().any(|b| matches!(b, Built::Jwt(_) | Built::SignedHeader { .. }));
+                    if !gives_user {
+                        tracing::warn!(
+                            file = %c.file.display(),
+                            "the directory source comes before any jwt or signed_header source, so it has no verified user id to look up"
+                        );
+                    }
+                    Built::Directory(Directory::load(&c.file)?)
+                }
+                AttributionSource::Mtls(c) => Built::Mtls(MtlsIdentity::from_config(c)?),
+                AttributionSource::Geoip(c) => Built::Geoip(GeoIp::open(&c.database)?),
+            });
+        }
+        Ok(Self {
+            sources: built,
+            approvals: approvals.map(ApprovalVerifier::from_config).transpose()?,
+            trusted_proxies: trusted_proxies.to_vec(),
+            subject_key,
+        })
+    }
+
+    /// Attributes one request at time `now`.
+    #[must_use]
+    pub fn attribute(&self, headers: &HeaderMap, peer: &PeerInfo, now: SystemTime) -> Attribution {
+        let mut subject: Option<VerifiedSubject> = None;
+        let mut first_user: Option<String> = None;
+        let mut requester: Option<Requester> = None;
+        let mut geoip: Option<&GeoIp> = None;
+        for source in &self.sources {
+            if subject.is_some() && requester.is_some() {
+                break;
+            }
+            match source {
+                Built::Jwt(jwt) => {
+                    let Some(identity) = jwt.identity(headers, now) else { continue };
+                    if first_user.is_none() {
+                        first_user.clone_from(&identity.user);
+                    }
+                    if subject.is_none()
+                        && let Some(jurisdiction) = identity.jurisdiction
+                    {
+                        subject = Some(VerifiedSubject { jurisdiction, source: Source::Jwt, user: identity.user.clone() });
+                    }
+                    if requester.is_none() {
+                        let id = match identity.kind {
+                            RequesterKind::Service | RequesterKind::Employee => identity.user,
+                            // Users (and kinds we cannot name) are data subjects: pseudonymise.
+                            RequesterKind::User | RequesterKind::Unknown => {
+                                identity.user.map(|u| self.subject_key.pseudonym(&u))
+                            }
+                        };
+                        requester = Some(Requester {
+                            kind: identity.kind,
+                            id,
+                            org: identity.org,
+                            location: identity.location,
+                            source: Source::Jwt,
+                            verified: true,
+                            approval: None,
+                        });
+                    }
+                }
+                Built::SignedHeader { header, verifier } => {
+                    let verified = single_value(headers, header).map_err(|e| e.to_string()).and_then(|v| {
+                        v.map(|v| verifier.verify(v.as_bytes(), now).map_err(|e| e.to_string())).transpose()
+                    });
+                    let identity = match verified {
+                        Ok(Some(identity)) => identity,
+                        Ok(None) => continue,
+                        Err(reason) => {
+                            tracing::debug!(%header, %reason, "signed header not used");
+                            continue;
+                        }
+                    };
+                    if first_user.is_none() {
+                        first_user = Some(identity.user.clone());
+                    }
+                    if subject.is_none()
+                        && let Some(jurisdiction) = identity.jurisdiction
+                    {
+                        subject = Some(VerifiedSubject {
+                            jurisdiction,
+                            source: Source::SignedHeader,
+                            user: Some(identity.user),
+                        });
+                    }
+                }
+                Built::Directory(directory) => {
+                    if subject.is_none()
+                        && let Some(user) = &first_user
+                        && let Some(home) = directory.home_of(user)
+                    {
+                        subject = Some(VerifiedSubject {
+                            jurisdiction: home.to_string(),
+                            source: Source::Directory,
+                            user: Some(user.clone()),
+                        });
+                    }
+                }
+                Built::Mtls(mtls) => {
+                    if requester.is_none()
+                        && let Some(cert) = &peer.client_cert
+                    {
+                        requester = Some(mtls.requester(cert));
+                    }
+                }
+                Built::Geoip(db) => {
+                    // Looked up only after the loop, and only if still needed.
+                    geoip = geoip.or(Some(db));
+                }
+            }
+        }
+
+        let subject = match subject {
+            Some(found) => Subject {
+                jurisdiction: found.jurisdiction,
+                source: found.source,
+                verified: true,
+                pseudonym: found.user.map(|u| self.subject_key.pseudonym(&u)),
+            },
+            None => {
+                let mut weak = geoip
+                    .and_then(|db| {
+                        let addr = client_addr(peer.remote_addr.ip(), headers, &self.trusted_proxies)?;
+                        db.jurisdiction(addr)
+                    })
+                    .map_or_else(Subject::unknown, |jurisdiction| Subject {
+                        jurisdiction,
+                        source: Source::Geoip,
+                        verified: false,
+                        pseudonym: None,
+                    });
+                weak.pseudonym = first_user.map(|u| self.subject_key.pseudonym(&u));
+                weak
+            }
+        };
+        let mut requester = requester.unwrap_or_else(Requester::unknown);
+        requester.approval = self.approvals.as_ref().and_then(|a| a.approval(headers, now));
+        Attribution { subject, requester }
+    }
+}

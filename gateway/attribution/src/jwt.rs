@@ -1,0 +1,276 @@
+//! Verifying a compact JWS token against a [`KeySet`]: algorithm allow-list,
+//! key selection by `kid`, signature, `iss`, `aud`, `exp` and `nbf`.
+//!
+//! The token's `alg` must be in the configured list *and* fit the selected
+//! key ([`VerifyKey::allows`]): `alg: none` does not parse, HMAC algorithms
+//! are never configurable, and a `kid` naming a key of another type fails
+//! instead of falling back to other keys. Time claims are checked against
+//! the `now` the caller passes, so tests need no clock tricks. This module
+//! reads no headers and maps no claims to facts; the sources do.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde_json::{Map, Value};
+
+use crate::AttributionError;
+use crate::jwks::{KeySet, VerifyKey};
+
+/// The verified claims of a token.
+pub type Claims = Map<String, Value>;
+
+/// Why a token did not verify. Logged at debug level, never shown to clients.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwtError {
+    /// Not three dot-separated segments.
+    #[error("the token is not three dot-separated segments")]
+    Segments,
+    /// The header does not decode (includes `alg: none` and unknown algorithms).
+    #[error("the token header does not decode: {0}")]
+    Header(String),
+    /// `alg` is not in the configured list.
+    #[error("algorithm {0:?} is not accepted")]
+    AlgorithmNotAccepted(Algorithm),
+    /// No key has the token's `kid`.
+    #[error("no key has kid `{0}`")]
+    UnknownKid(String),
+    /// The key named by `kid` cannot verify the token's `alg`.
+    #[error("key `{kid}` does not verify {alg:?} tokens")]
+    KeyAlgorithmMismatch {
+        /// The token's `kid`.
+        kid: String,
+        /// The token's `alg`.
+        alg: Algorithm,
+    },
+    /// The token has no `kid` and no key can verify its `alg`.
+    #[error("no key verifies {0:?} tokens")]
+    NoKeyForAlgorithm(Algorithm),
+    /// The signature does not verify with the selected key.
+    #[error("the signature does not verify")]
+    Signature,
+    /// `iss`, `aud` or the claim set is invalid.
+    #[error("the token is invalid: {0}")]
+    Invalid(String),
+    /// `exp` is missing or not a number.
+    #[error("the token has no numeric `exp`")]
+    MissingExp,
+    /// `nbf` is present but not a number.
+    #[error("the token's `nbf` is not a number")]
+    BadNbf,
+    /// `exp` plus leeway is in the past.
+    #[error("the token expired at {exp}, now is {now}")]
+    Expired {
+        /// The `exp` claim.
+        exp: u64,
+        /// The time of the check.
+        now: u64,
+    },
+    /// `nbf` minus leeway is in the future.
+    #[error("the token is not valid before {nbf}, now is {now}")]
+    NotYetValid {
+        /// The `nbf` claim.
+        nbf: u64,
+        /// The time of the check.
+        now: u64,
+    },
+}
+
+/// Decodes the header of a compact JWS without verifying anything.
+///
+/// # Errors
+/// [`JwtError::Segments`] or [`JwtError::Header`].
+pub fn decode_jwt_header(token: &[u8]) -> Result<Header, JwtError> {
+    if token.iter().filter(|b| **b == b'.').count() != 2 {
+        return Err(JwtError::Segments);
+    }
+    jsonwebtoken::decode_header(token).map_err(|e| JwtError::Header(e.to_string()))
+}
+
+/// Parses configured algorithm names, refusing symmetric ones: with a public
+/// JWKS an HMAC "secret" would be public.
+///
+/// # Errors
+/// [`AttributionError::Algorithm`] naming the first unacceptable name.
+pub fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, AttributionError> {
+    names
+        .iter()
+        .map(|name| {
+            let refuse = || AttributionError::Algorithm { name: name.clone() };
+            let alg: Algorithm = name.parse().map_err(|_| refuse())?;
+            match alg {
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => Err(refuse()),
+                other => Ok(other),
+            }
+        })
+        .collect()
+}
+
+/// Verifies tokens from one issuer for one audience.
+#[derive(Debug, Clone)]
+pub struct JwtVerifier {
+    keys: KeySet,
+    issuer: String,
+    audience: String,
+    algorithms: Vec<Algorithm>,
+    leeway: u64,
+}
+
+impl JwtVerifier {
+    /// A verifier accepting `algorithms` (already free of HMAC, see
+    /// [`parse_algorithms`]) with `leeway` on `exp` and `nbf`.
+    #[must_use]
+    pub fn new(
+        keys: KeySet,
+        issuer: &str,
+        audience: &str,
+        algorithms: Vec<Algorithm>,
+        leeway: Duration,
+    ) -> Self {
+        Self {
+            keys,
+            issuer: issuer.to_string(),
+            audience: audience.to_string(),
+            algorithms,
+            leeway: leeway.as_secs(),
+        }
+    }
+
+    /// The claims of `token` when it verifies at time `now`.
+    ///
+    /// # Errors
+    /// A [`JwtError`] saying which check failed.
+    pub fn verify(&self, token: &str, now: SystemTime) -> Result<Claims, JwtError> {
+        let header = decode_jwt_header(token.as_bytes())?;
+        let alg = header.alg;
+        if !self.algorithms.contains(&alg) {
+            return Err(JwtError::AlgorithmNotAccepted(alg));
+        }
+        let claims = match &header.kid {
+            Some(kid) => {
+                let key = self.keys.by_kid(kid).ok_or_else(|| JwtError::UnknownKid(kid.clone()))?;
+                if !key.allows(alg) {
+                    return Err(JwtError::KeyAlgorithmMismatch { kid: kid.clone(), alg });
+                }
+                self.decode(token, alg, key)?
+            }
+            None => self.decode_any(token, alg)?,
+        };
+        check_times(&claims, unix_seconds(now), self.leeway)?;
+        Ok(claims)
+    }
+
+    /// Without a `kid`, only keys that fit `alg` are tried; a signature
+    /// failure moves on to the next, any other failure is final.
+    fn decode_any(&self, token: &str, alg: Algorithm) -> Result<Claims, JwtError> {
+        let mut last = JwtError::NoKeyForAlgorithm(alg);
+        for key in self.keys.keys().iter().filter(|k| k.allows(alg)) {
+            match self.decode(token, alg, key) {
+                Ok(claims) => return Ok(claims),
+                Err(JwtError::Signature) => last = JwtError::Signature,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    fn decode(&self, token: &str, alg: Algorithm, key: &VerifyKey) -> Result<Claims, JwtError> {
+        let mut validation = Validation::new(alg);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["iss", "aud"]);
+        // Time claims are checked against the caller's `now` in `check_times`.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        match jsonwebtoken::decode::<Claims>(token, key.decoding_key(), &validation) {
+            Ok(data) => Ok(data.claims),
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => {
+                Err(JwtError::Signature)
+            }
+            Err(e) => Err(JwtError::Invalid(e.to_string())),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch; a clock before 1970 counts as 0.
+#[must_use]
+pub(crate) fn unix_seconds(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A numeric-date claim (RFC 7519 §2): a non-negative number of seconds.
+/// Fractions are truncated.
+fn numeric_date(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64)
+            .map(|f| f as u64)
+    })
+}
+
+fn check_times(claims: &Claims, now: u64, leeway: u64) -> Result<(), JwtError> {
+    let exp = claims.get("exp").and_then(numeric_date).ok_or(JwtError::MissingExp)?;
+    if now > exp.saturating_add(leeway) {
+        return Err(JwtError::Expired { exp, now });
+    }
+    if let Some(nbf) = claims.get("nbf") {
+        let nbf = numeric_date(nbf).ok_or(JwtError::BadNbf)?;
+        if nbf > now.saturating_add(leeway) {
+            return Err(JwtError::NotYetValid { nbf, now });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_asymmetric_algorithms_are_configurable() {
+        let ok = parse_algorithms(&["RS256".into(), "ES256".into(), "EdDSA".into()]).unwrap();
+        assert_eq!(ok, [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA]);
+        for bad in ["HS256", "HS512", "none", "rs256", ""] {
+            let err = parse_algorithms(&[bad.into()]).unwrap_err();
+            assert!(err.to_string().contains(&format!("`{bad}`")), "{err}");
+        }
+    }
+
+    #[test]
+    fn time_claims_table() {
+        let claims = |v: Value| v.as_object().unwrap().clone();
+        let now = 1_000_000;
+        let cases = [
+            (serde_json::json!({"exp": now + 10}), Ok(())),
+            (serde_json::json!({"exp": now - 20}), Ok(())),
+            (serde_json::json!({"exp": now - 31}), Err(JwtError::Expired { exp: now - 31, now })),
+            (serde_json::json!({"exp": (now + 10) as f64 + 0.5}), Ok(())),
+            (serde_json::json!({}), Err(JwtError::MissingExp)),
+            (serde_json::json!({"exp": "soon"}), Err(JwtError::MissingExp)),
+            (serde_json::json!({"exp": -1}), Err(JwtError::MissingExp)),
+            (serde_json::json!({"exp": now + 10, "nbf": now + 20}), Ok(())),
+            (
+                serde_json::json!({"exp": now + 100, "nbf": now + 31}),
+                Err(JwtError::NotYetValid { nbf: now + 31, now }),
+            ),
+            (serde_json::json!({"exp": now + 10, "nbf": "x"}), Err(JwtError::BadNbf)),
+        ];
+        for (input, want) in cases {
+            assert_eq!(check_times(&claims(input.clone()), now, 30), want, "claims {input}");
+        }
+    }
+
+    #[test]
+    fn header_decoding_refuses_none_and_bad_shapes() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let none = format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64("{}"));
+        assert!(matches!(decode_jwt_header(none.as_bytes()), Err(JwtError::Header(_))));
+        assert_eq!(decode_jwt_header(b"a.b"), Err(JwtError::Segments));
+        assert_eq!(decode_jwt_header(b"a.b.c.d"), Err(JwtError::Segments));
+        let ok = format!("{}.{}.sig", b64(r#"{"alg":"EdDSA","kid":"k"}"#), b64("{}"));
+        let header = decode_jwt_header(ok.as_bytes()).unwrap();
+        assert_eq!((header.alg, header.kid.as_deref()), (Algorithm::EdDSA, Some("k")));
+    }
+}

@@ -1,0 +1,20 @@
+//! `jurisgate demo`: the embedded default, on loopback.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+/// Arguments of `demo`.
+#[derive(Args, Debug)]
+pub(crate) struct DemoArgs {
+    /// Keep the demo's config, audit log, policy and verifier key in DIR.
+    #[arg(long, value_name = "DIR")]
+    keep: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    super::serve::init_logging(false, "warn");
+    let ok = jurisgate_demo::run(&jurisgate_demo::DemoOptions { keep: args.keep.clone() })?;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

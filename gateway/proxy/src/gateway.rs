@@ -1,0 +1,492 @@
+//! The request path, in order, in one place:
+//!
+//! 1. normalise   — one canonical path, hostile input refused, inbound x-jurisgate-* removed
+//! 2. attribute   — subject jurisdiction and requester from verified sources only
+//! 3. classify    — route table → service, data class, candidate pools
+//! 4. decide      — Rego `data.jurisgate.decision`; errors deny
+//! 5. route       — only a `Permitted` request reaches the router, which picks an
+//!                  approved, healthy pool or refuses
+//! 6. audit       — the decision record is durable before anything moves on
+//! 7. forward     — to the chosen endpoint, with the gateway's own headers
+//! 8. obligations — pseudonymise / redact the response, set headers
+//!
+//! Every answer the gateway gives itself goes through [`Refusal`], and every
+//! decision, including refusals, is recorded.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Request, Response, Uri};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use jurisgate_attribution::{Attribution, Attributor, PeerInfo, Pseudonymizer};
+use jurisgate_audit::{AuditLog, DecisionEvent, Event, Outcome, RequesterFacts, SubjectFacts};
+use jurisgate_policy::{Decision, PolicyEngine, PolicyInput, Permitted, RequestFacts, Resource};
+use jurisgate_route::{Pools, Selected};
+
+use crate::body::{BoxBody, BoxError};
+use crate::classify::{Classification, RouteTable};
+use crate::forward::{Forwarded, Upstreams};
+use crate::headers;
+use crate::metrics::{Metrics, RequestLabels};
+use crate::normalize;
+use crate::obligations;
+use crate::request_id::RequestId;
+use crate::respond::Refusal;
+
+/// Request headers the policy may see. Credentials never reach it.
+const POLICY_VISIBLE_HEADERS: [&str; 3] = ["user-agent", "content-type", "accept"];
+
+/// Size limits applied on the request path.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body forwarded.
+    pub max_body_bytes: u64,
+    /// Largest response body buffered to apply obligations.
+    pub max_obligation_body_bytes: usize,
+}
+
+/// Keys for the `pseudonymize` obligation, chosen by the subject's jurisdiction.
+#[derive(Debug)]
+pub struct Pseudonymizers {
+    /// Per-jurisdiction keys.
+    pub by_jurisdiction: BTreeMap<String, Pseudonymizer>,
+    /// The key for jurisdictions not listed.
+    pub default: Pseudonymizer,
+}
+
+impl Pseudonymizers {
+    fn for_jurisdiction(&self, jurisdiction: &str) -> &Pseudonymizer {
+        self.by_jurisdiction.get(jurisdiction).unwrap_or(&self.default)
+    }
+}
+
+/// Everything the request path needs, built once at start-up.
+pub struct Gateway {
+    /// Attribution sources.
+    pub attributor: Attributor,
+    /// The route table.
+    pub routes: RouteTable,
+    /// The policy now deciding; swapped whole on reload.
+    pub policy: ArcSwap<PolicyEngine>,
+    /// The audit log.
+    pub audit: AuditLog,
+    /// Upstream pools and their health.
+    pub pools: Arc<Pools>,
+    /// The upstream client.
+    pub upstreams: Upstreams,
+    /// Obligation keys.
+    pub pseudonymizers: Pseudonymizers,
+    /// Size limits.
+    pub limits: Limits,
+    /// Metrics.
+    pub metrics: Metrics,
+}
+
+/// What the path learned about a request, for its audit record.
+struct Facts {
+    id: RequestId,
+    method: String,
+    host: String,
+    path: String,
+    attribution: Option<Attribution>,
+    class: Option<Arc<Classification>>,
+    decision: Option<Arc<Decision>>,
+    input: Option<serde_json::Value>,
+    revision: Option<String>,
+}
+
+impl Gateway {
+    /// Handles one client request end to end. Never fails: every problem
+    /// becomes a refusal with a status and a reason.
+    pub async fn handle(&self, req: Request<Incoming>, peer: &PeerInfo) -> Response<BoxBody> {
+        let id = RequestId::generate();
+        let (mut parts, body) = req.into_parts();
+        let mut facts = Facts {
+            id,
+            method: parts.method.as_str().to_string(),
+            host: host_of(&parts.uri, &parts.headers),
+            path: parts.uri.path().to_string(),
+            attribution: None,
+            class: None,
+            decision: None,
+            input: None,
+            revision: None,
+        };
+
+        // 1. Normalise before anything reads the request, so that what is
+        //    classified is exactly what is forwarded.
+        let target = match normalize::normalize_path(parts.uri.path()) {
+            Ok(t) => t,
+            Err(r) => return self.refuse(&facts, Refusal::BadRequest(format!("{}: {}", r.reason, r.detail))).await,
+        };
+        facts.path = target.path.clone();
+        if let Err(r) = normalize::check_headers(&parts.headers, parts.version) {
+            return self.refuse(&facts, Refusal::BadRequest(format!("{}: {}", r.reason, r.detail))).await;
+        }
+        if content_length(&parts.headers).is_some_and(|n| n > self.limits.max_body_bytes) {
+            return self.refuse(&facts, Refusal::PayloadTooLarge).await;
+        }
+        normalize::sanitize_request_headers(&mut parts.headers);
+
+        // 2. Attribute from verified sources only (inbound x-jurisgate-* are gone).
+        let attribution = self.attributor.attribute(&parts.headers, peer, SystemTime::now());
+        facts.attribution = Some(attribution.clone());
+
+        // 3. Classify on the normalised path.
+        let Some(class) = self.routes.classify(&facts.host, &target.path, &facts.method) else {
+            return self.refuse(&facts, Refusal::NoRoute).await;
+        };
+        facts.class = Some(Arc::clone(&class));
+
+        // 4. Decide. The engine fails closed on its own; we time it.
+        let policy = self.policy.load_full();
+        facts.revision = Some(policy.revision().to_string());
+        let destinations = self.pools.destinations(&class.pools);
+        let input = PolicyInput {
+            request: RequestFacts {
+                id: facts.id.as_str().to_string(),
+                method: facts.method.clone(),
+                host: facts.host.clone(),
+                path: target.path.clone(),
+                query: parse_query(target.query.as_deref()),
+                headers: policy_headers(&parts.headers),
+            },
+            subject: attribution.subject.clone(),
+            requester: attribution.requester.clone(),
+            resource: Resource {
+                route: class.route.clone(),
+                service: class.service.clone(),
+                data_class: class.data_class.clone(),
+            },
+            destinations,
+            time: now_rfc3339(),
+        };
+        let started = Instant::now();
+        let decision = Arc::new(policy.decide(&input));
+        self.metrics.decision_latency.observe(started.elapsed());
+        facts.input = serde_json::to_value(&input).ok();
+        facts.decision = Some(Arc::clone(&decision));
+
+        // 5. Route: only a permitted request reaches the router.
+        let mut uri_parts = parts.uri.clone().into_parts();
+        uri_parts.scheme = None;
+        uri_parts.authority = None;
+        uri_parts.path_and_query = match &target.query {
+            Some(q) => format!("{}?{q}", target.path).parse().ok(),
+            None => target.path.parse().ok(),
+        };
+        parts.uri = Uri::from_parts(uri_parts).unwrap_or_else(|_| Uri::from_static("/"));
+        let body = Limited::new(body, self.limits.max_body_bytes as usize)
+            .map_err(BoxError::from)
+            .boxed();
+        let request = Request::from_parts(parts, body);
+        let permitted = match Permitted::new(request, Arc::clone(&decision)) {
+            Ok(p) => p,
+            Err(_) => return self.refuse(&facts, Refusal::Denied(decision.reason.clone())).await,
+        };
+        let selected = match self.pools.select(&permitted, &class.pools) {
+            Ok(s) => s,
+            Err(_) => return self.refuse(&facts, Refusal::NoApprovedRegion).await,
+        };
+
+        // 6. Audit: durable before a byte moves on.
+        let record_started = Instant::now();
+        if let Err(e) = self.audit.append(decision_event(&facts, Some(&selected), None)).await {
+            tracing::error!(request_id = facts.id.as_str(), error = %e, "audit record not durable; refusing");
+            return self.answer(&facts, Refusal::AuditUnavailable.into_response(facts.id.as_str()), None);
+        }
+        self.metrics.audit_latency.observe(record_started.elapsed());
+
+        // 7. Forward, with the gateway's own headers.
+        let (mut request, decision) = permitted.into_parts();
+        set_upstream_headers(request.headers_mut(), &facts, &class, &selected);
+        let response = match self.upstreams.send(request, &selected).await {
+            Forwarded::Response(resp, took) => {
+                self.pools.report_success(&selected.endpoint);
+                self.metrics.upstream_latency.observe(took);
+                resp
+            }
+            Forwarded::ConnectFailed(refusal) => {
+                self.pools.report_failure(&selected.endpoint);
+                return self.answer(&facts, refusal.into_response(facts.id.as_str()), Some(&selected));
+            }
+            Forwarded::Failed(refusal) => {
+                return self.answer(&facts, refusal.into_response(facts.id.as_str()), Some(&selected));
+            }
+        };
+
+        // 8. Obligations on the response.
+        let jurisdiction = attribution.subject.jurisdiction.as_str();
+        let response = match self.apply_obligations(response, &decision, jurisdiction).await {
+            Ok(r) => r,
+            Err(refusal) => {
+                tracing::warn!(request_id = facts.id.as_str(), reason = %refusal.reason(), "response refused: obligations could not be met");
+                refusal.into_response(facts.id.as_str())
+            }
+        };
+        self.answer(&facts, response, Some(&selected))
+    }
+
+    /// Records a refusal and answers with it (or with 503 if the record
+    /// cannot be made durable).
+    async fn refuse(&self, facts: &Facts, refusal: Refusal) -> Response<BoxBody> {
+        let status = refusal.status().as_u16();
+        let mut event = decision_event(facts, None, Some(status));
+        if let Event::Decision(d) = &mut event
+            && facts.decision.as_ref().is_none_or(|dec| dec.allow)
+        {
+            d.decision.allow = false;
+            d.decision.regions.clear();
+            d.decision.reason = refusal.reason();
+        }
+        let response = match self.audit.append(event).await {
+            Ok(_) => refusal.into_response(facts.id.as_str()),
+            Err(e) => {
+                tracing::error!(request_id = facts.id.as_str(), error = %e, "refusal not recorded; answering 503");
+                Refusal::AuditUnavailable.into_response(facts.id.as_str())
+            }
+        };
+        self.answer(facts, response, None)
+    }
+
+    /// Counts the response and stamps the request id on it.
+    fn answer(&self, facts: &Facts, mut response: Response<BoxBody>, to: Option<&Selected>) -> Response<BoxBody> {
+        if let Ok(v) = HeaderValue::from_str(facts.id.as_str()) {
+            response.headers_mut().insert(headers::REQUEST_ID, v);
+        }
+        let decision = match &facts.decision {
+            Some(d) if d.allow => "allow",
+            Some(_) => "deny",
+            None => "refused",
+        };
+        self.metrics.count_request(RequestLabels {
+            route: facts.class.as_ref().map_or_else(|| "none".to_string(), |c| c.route.clone()),
+            decision,
+            region: to.map_or_else(|| "none".to_string(), |s| s.region.clone()),
+            status: response.status().as_u16(),
+        });
+        response
+    }
+
+    async fn apply_obligations(
+        &self,
+        response: Response<Incoming>,
+        decision: &Decision,
+        jurisdiction: &str,
+    ) -> Result<Response<BoxBody>, Refusal> {
+        let (mut parts, body) = response.into_parts();
+        remove_hop_by_hop(&mut parts.headers);
+        let ob = &decision.obligations;
+        let body = if ob.rewrites_body() {
+            if !is_json(&parts.headers) {
+                return Err(Refusal::ObligationFailed("response is not JSON (identity-encoded application/json required)".into()));
+            }
+            let limit = self.limits.max_obligation_body_bytes;
+            let bytes = Limited::new(body, limit)
+                .collect()
+                .await
+                .map_err(|e| Refusal::ObligationFailed(format!("response body unreadable or over {limit} bytes: {e}")))?
+                .to_bytes();
+            let rewritten = obligations::apply_json_obligations(
+                &bytes,
+                &ob.pseudonymize,
+                &ob.redact,
+                self.pseudonymizers.for_jurisdiction(jurisdiction),
+            )
+            .map_err(|e| Refusal::ObligationFailed(e.to_string()))?;
+            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(rewritten.len()));
+            crate::body::full(Bytes::from(rewritten))
+        } else {
+            body.map_err(BoxError::from).boxed()
+        };
+        obligations::apply_response_headers(&mut parts.headers, &ob.response_headers)
+            .map_err(|e| Refusal::ObligationFailed(e.to_string()))?;
+        Ok(Response::from_parts(parts, body))
+    }
+}
+
+fn decision_event(facts: &Facts, to: Option<&Selected>, status: Option<u16>) -> Event {
+    let (subject, requester) = match &facts.attribution {
+        Some(a) => (
+            SubjectFacts {
+                jurisdiction: a.subject.jurisdiction.clone(),
+                source: enum_name(&a.subject.source),
+                verified: a.subject.verified,
+                pseudonym: a.subject.pseudonym.clone(),
+            },
+            RequesterFacts {
+                kind: enum_name(&a.requester.kind),
+                id: a.requester.id.clone(),
+                org: a.requester.org.clone(),
+                location: a.requester.location.clone(),
+                source: enum_name(&a.requester.source),
+                verified: a.requester.verified,
+                approval: a.requester.approval.as_ref().filter(|ap| ap.verified).map(|ap| ap.id.clone()),
+            },
+        ),
+        None => (
+            SubjectFacts { jurisdiction: "unknown".into(), source: "none".into(), verified: false, pseudonym: None },
+            RequesterFacts {
+                kind: "unknown".into(),
+                id: None,
+                org: None,
+                location: None,
+                source: "none".into(),
+                verified: false,
+                approval: None,
+            },
+        ),
+    };
+    let decision = match &facts.decision {
+        Some(d) => Outcome {
+            allow: d.allow,
+            regions: d.regions.clone(),
+            reason: d.reason.clone(),
+            obligations: serde_json::to_value(&d.obligations).unwrap_or(serde_json::Value::Null),
+        },
+        None => Outcome { allow: false, regions: Vec::new(), reason: String::new(), obligations: serde_json::json!({}) },
+    };
+    Event::Decision(Box::new(DecisionEvent {
+        request_id: facts.id.as_str().to_string(),
+        subject,
+        requester,
+        method: facts.method.clone(),
+        host: facts.host.clone(),
+        path: facts.path.clone(),
+        route: facts.class.as_ref().map(|c| c.route.clone()),
+        service: facts.class.as_ref().map(|c| c.service.clone()),
+        data_class: facts.class.as_ref().map(|c| c.data_class.clone()),
+        decision,
+        pool: to.map(|s| s.pool.clone()),
+        region: to.map(|s| s.region.clone()),
+        status,
+        policy_revision: facts.revision.clone(),
+        input: facts.input.clone(),
+    }))
+}
+
+/// The serde name of a unit enum value (`Source::SignedHeader` → `signed_header`).
+fn enum_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "unknown".into(),
+    }
+}
+
+fn set_upstream_headers(h: &mut HeaderMap, facts: &Facts, class: &Classification, to: &Selected) {
+    let jurisdiction = facts.attribution.as_ref().map_or("unknown", |a| a.subject.jurisdiction.as_str());
+    for (name, value) in [
+        (headers::JURISDICTION, jurisdiction),
+        (headers::DATA_CLASS, class.data_class.as_str()),
+        (headers::REGION, to.region.as_str()),
+        (headers::REQUEST_ID, facts.id.as_str()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    }
+}
+
+/// The request's host: the URI authority (HTTP/2, absolute-form) or the
+/// Host header, lower-cased, port removed.
+fn host_of(uri: &Uri, headers: &HeaderMap) -> String {
+    let raw = uri
+        .authority()
+        .map(|a| a.host().to_string())
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(strip_port))
+        .unwrap_or_default();
+    raw.to_ascii_lowercase()
+}
+
+fn strip_port(host: &str) -> String {
+    if host.starts_with('[') {
+        return host.split_once(']').map_or(host, |(h, _)| h).trim_start_matches('[').to_string();
+    }
+    host.split(':').next().unwrap_or(host).to_string()
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+fn parse_query(query: Option<&str>) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if let Some(q) = query {
+        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+            out.entry(k.into_owned()).or_default().push(v.into_owned());
+        }
+    }
+    out
+}
+
+fn policy_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    POLICY_VISIBLE_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let v = headers.get(*name)?.to_str().ok()?;
+            Some(((*name).to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let identity = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.eq_ignore_ascii_case("identity"));
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .is_some_and(|t| t == "application/json" || t.ends_with("+json"));
+    identity && json
+}
+
+/// Removes hop-by-hop headers (RFC 9110 §7.6.1) from an upstream response.
+fn remove_hop_by_hop(h: &mut HeaderMap) {
+    let named: Vec<String> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+        .collect();
+    for name in named {
+        h.remove(name.as_str());
+    }
+    for name in ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"] {
+        h.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_is_lowercased_without_port() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("API.Example.com:8443"));
+        assert_eq!(host_of(&Uri::from_static("/x"), &h), "api.example.com");
+        assert_eq!(host_of(&Uri::from_static("http://Other.example:80/x"), &h), "other.example");
+        h.insert(header::HOST, HeaderValue::from_static("[::1]:8080"));
+        assert_eq!(host_of(&Uri::from_static("/x"), &h), "::1");
+    }
+
+    #[test]
+    fn query_keeps_repeated_keys() {
+        let q = parse_query(Some("a=1&b=x%20y&a=2"));
+        assert_eq!(q["a"], vec!["1", "2"]);
+        assert_eq!(q["b"], vec!["x y"]);
+    }
+}

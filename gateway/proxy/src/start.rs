@@ -1,0 +1,247 @@
+//! Start-up and shutdown: turn a validated [`Config`] into a running
+//! gateway (keys read, policy loaded and tested, audit log recovered, pools
+//! health-checked, listeners bound), and stop it cleanly (in-flight
+//! requests finished, `shutdown` record and final checkpoint written).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use jurisgate_attribution::{Attributor, Pseudonymizer};
+use jurisgate_audit::{AuditLog, AuditOptions, ConfigLoaded, Event, PolicyFile, PolicyLoaded};
+use jurisgate_config::Config;
+use jurisgate_policy::{EngineOptions, PolicyEngine};
+use jurisgate_route::Pools;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::forward::Upstreams;
+use crate::gateway::{Gateway, Limits, Pseudonymizers};
+use crate::metrics::Metrics;
+use crate::server::{self, ConnSettings};
+
+/// Why the gateway could not start. The message names the file or key.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+fn read_key(path: &Path, key: &str) -> Result<Vec<u8>, StartError> {
+    let bytes = std::fs::read(path).map_err(|e| StartError(format!("{key}: cannot read {}: {e}", path.display())))?;
+    let trimmed = bytes.trim_ascii_end().to_vec();
+    if trimmed.len() < 16 {
+        return Err(StartError(format!("{key}: {} holds {} bytes; a key needs at least 16", path.display(), trimmed.len())));
+    }
+    Ok(trimmed)
+}
+
+fn pseudonymizer(path: &Path, key: &str) -> Result<Pseudonymizer, StartError> {
+    Pseudonymizer::new(&read_key(path, key)?).map_err(|e| StartError(format!("{key}: {e}")))
+}
+
+/// A running gateway: its listeners' addresses and a way to stop it.
+pub struct Running {
+    gateway: Arc<Gateway>,
+    proxy_addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    policy_dir: std::path::PathBuf,
+    engine_options: EngineOptions,
+}
+
+impl Running {
+    /// Builds everything from `config`, binds the listeners and starts serving.
+    ///
+    /// # Errors
+    /// A [`StartError`] naming the key, file or address at fault.
+    pub async fn start(config: &Config) -> Result<Self, StartError> {
+        let subject_key = pseudonymizer(&config.audit.subject_key, "audit.subject_key")?;
+        let attributor = Attributor::from_config(
+            &config.attribution,
+            config.approvals.as_ref(),
+            &config.server.trusted_proxies,
+            subject_key.clone(),
+        )
+        .map_err(|e| StartError(format!("attribution: {e}")))?;
+
+        let engine_options = EngineOptions { timeout: config.policy.eval_timeout.0 };
+        let policy = jurisgate_policy::load_checked(&config.policy.dir, &engine_options)
+            .map_err(|e| StartError(format!("policy.dir {}: {e}", config.policy.dir.display())))?;
+
+        let mut by_jurisdiction = BTreeMap::new();
+        let mut default = subject_key.clone();
+        let mut key_ids = BTreeMap::from([("subject".to_string(), subject_key.key_id().to_string())]);
+        for (jurisdiction, path) in &config.pseudonymization.keys {
+            let p = pseudonymizer(path, &format!("pseudonymization.keys.{jurisdiction}"))?;
+            key_ids.insert(format!("pseudonymization.{jurisdiction}"), p.key_id().to_string());
+            if jurisdiction == "default" {
+                default = p;
+            } else {
+                by_jurisdiction.insert(jurisdiction.clone(), p);
+            }
+        }
+
+        let origin = config.audit.origin.clone().unwrap_or_else(|| format!("jurisgate/{}", host_name()));
+        if config.audit.durability == jurisgate_config::Durability::None {
+            tracing::warn!("audit.durability = \"none\": records are not synced before forwarding; a crash can lose them. Use only for benchmarks.");
+        }
+        let audit = AuditLog::open(
+            AuditOptions {
+                dir: config.audit.dir.clone(),
+                signing_key: config.audit.signing_key.clone(),
+                origin,
+                durability: match config.audit.durability {
+                    jurisgate_config::Durability::Fsync => jurisgate_audit::Durability::Fsync,
+                    jurisgate_config::Durability::None => jurisgate_audit::Durability::None,
+                },
+                checkpoint_every: config.audit.checkpoint_every.0,
+                segment_max_bytes: config.audit.segment_max_bytes,
+                batch_max: config.audit.batch_max,
+                queue_capacity: config.audit.queue_capacity,
+            },
+            env!("CARGO_PKG_VERSION"),
+        )
+        .await
+        .map_err(|e| StartError(format!("audit.dir {}: {e}", config.audit.dir.display())))?;
+
+        let config_bytes = std::fs::read(&config.source).unwrap_or_default();
+        audit
+            .append(Event::ConfigLoaded(ConfigLoaded { config_sha256: hex::encode(Sha256::digest(&config_bytes)), key_ids }))
+            .await
+            .map_err(|e| StartError(format!("audit: {e}")))?;
+        audit
+            .append(policy_loaded_event(&policy))
+            .await
+            .map_err(|e| StartError(format!("audit: {e}")))?;
+
+        let pools = Arc::new(Pools::from_config(&config.pools).map_err(|e| StartError(format!("pool: {e}")))?);
+        let max_idle = config.pools.iter().map(|p| p.max_idle_per_endpoint).max().unwrap_or(256);
+        let connect_timeout = config.pools.iter().map(|p| p.connect_timeout.0).max().unwrap_or(Duration::from_secs(1));
+
+        let gateway = Arc::new(Gateway {
+            attributor,
+            routes: crate::classify::RouteTable::new(&config.routes),
+            policy: ArcSwap::from_pointee(policy),
+            audit,
+            pools: Arc::clone(&pools),
+            upstreams: Upstreams::new(max_idle, connect_timeout),
+            pseudonymizers: Pseudonymizers { by_jurisdiction, default },
+            limits: Limits {
+                max_body_bytes: config.server.max_body_bytes,
+                max_obligation_body_bytes: config.server.max_obligation_body_bytes,
+            },
+            metrics: Metrics::default(),
+        });
+
+        let proxy = server::bind(config.server.listen, config.server.backlog)
+            .map_err(|e| StartError(format!("server.listen {}: {e}", config.server.listen)))?;
+        let proxy_addr = proxy.local_addr().map_err(|e| StartError(e.to_string()))?;
+        let admin = match config.server.admin_listen {
+            Some(addr) => Some(server::bind(addr, 128).map_err(|e| StartError(format!("server.admin_listen {addr}: {e}")))?),
+            None => None,
+        };
+        let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
+
+        let (stop, stopped) = watch::channel(false);
+        let until_stop = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let mut tasks = Vec::new();
+        let health = pools.spawn_health_checks();
+        let settings = ConnSettings {
+            header_read_timeout: config.server.header_read_timeout.0,
+            max_header_bytes: config.server.max_header_bytes,
+            max_headers: config.server.max_headers,
+            shutdown_grace: config.server.shutdown_grace.0,
+        };
+        {
+            let gateway = Arc::clone(&gateway);
+            let stopped = until_stop(stopped.clone());
+            tasks.push(tokio::spawn(async move {
+                server::serve_proxy(proxy, gateway, settings, stopped).await;
+                drop(health);
+            }));
+        }
+        if let Some(admin) = admin {
+            let gateway = Arc::clone(&gateway);
+            tasks.push(tokio::spawn(server::serve_admin(admin, gateway, until_stop(stopped.clone()))));
+        }
+        if config.policy.watch {
+            let gateway = Arc::clone(&gateway);
+            let dir = config.policy.dir.clone();
+            let opts = engine_options.clone();
+            let stopped = until_stop(stopped.clone());
+            tasks.push(tokio::spawn(async move {
+                crate::reload::watch_policy(gateway, dir, opts, stopped).await;
+            }));
+        }
+        tracing::info!(%proxy_addr, admin = ?admin_addr, "jurisgate serving");
+        Ok(Self { gateway, proxy_addr, admin_addr, stop, tasks, policy_dir: config.policy.dir.clone(), engine_options })
+    }
+
+    /// The proxy listener's address.
+    #[must_use]
+    pub fn proxy_addr(&self) -> SocketAddr {
+        self.proxy_addr
+    }
+
+    /// The admin listener's address, if one was configured.
+    #[must_use]
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// The gateway itself (for reloads, metrics and tests).
+    #[must_use]
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
+    /// Loads, checks and tests the policy folder again and swaps it in if
+    /// all pass (what SIGHUP does).
+    ///
+    /// # Errors
+    /// Why the new policy was refused; the old one keeps deciding.
+    pub async fn reload_policy(&self) -> Result<String, String> {
+        crate::reload::reload(&self.gateway, &self.policy_dir, &self.engine_options).await
+    }
+
+    /// Stops accepting, finishes in-flight requests, writes the shutdown
+    /// record and the final checkpoint.
+    ///
+    /// # Errors
+    /// When the audit log could not be closed cleanly.
+    pub async fn shutdown(self, reason: &str) -> Result<(), StartError> {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.gateway.audit.close(reason).await.map_err(|e| StartError(format!("audit close: {e}")))
+    }
+}
+
+/// The `policy_loaded` record for `engine`.
+#[must_use]
+pub fn policy_loaded_event(engine: &PolicyEngine) -> Event {
+    Event::PolicyLoaded(PolicyLoaded {
+        revision: engine.revision().to_string(),
+        engine: "rego".into(),
+        files: engine
+            .files()
+            .iter()
+            .map(|f| PolicyFile { path: f.path.clone(), sha256: f.sha256.clone() })
+            .collect(),
+    })
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
