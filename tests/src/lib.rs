@@ -164,7 +164,9 @@ impl Harness {
         self.stores.iter().filter(|s| s.saw(request_id)).map(|s| s.region().to_string()).collect()
     }
 
-    fn token(&self, who: &Who) -> (Option<String>, Option<String>) {
+    /// The `Authorization` and approval header values `who` sends.
+    #[must_use]
+    pub fn credentials(&self, who: &Who) -> (Option<String>, Option<String>) {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let claims = |sub: &str, jurisdiction: &str, kind: &str, location: &str| {
             json!({"iss": "https://id.demo.jurisgate", "aud": "app", "sub": sub, "jurisdiction": jurisdiction,
@@ -197,7 +199,7 @@ impl Harness {
     /// Like [`Harness::send`], with extra request headers.
     pub async fn send_with(&self, who: Who, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
         let mut req = Request::builder().method(method).uri(format!("http://{}{path}", self.addr)).header("host", "api.demo.jurisgate");
-        let (auth, approval) = self.token(&who);
+        let (auth, approval) = self.credentials(&who);
         if let Some(a) = auth {
             req = req.header("authorization", a);
         }
@@ -217,6 +219,17 @@ impl Harness {
         let body = resp.into_body().collect().await.expect("body").to_bytes();
         let request_id = headers.get("x-jurisgate-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         Reply { status, headers, json: serde_json::from_slice(&body).unwrap_or(Value::Null), request_id }
+    }
+
+    /// Sends raw bytes to the proxy port and returns everything it answers
+    /// until it closes the connection (or 5 s pass).
+    pub async fn raw(&self, request: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.expect("connect");
+        stream.write_all(request).await.expect("write");
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     /// Fetches an admin path; returns status and body text.

@@ -40,7 +40,13 @@ impl ApprovalVerifier {
     pub fn from_config(config: &Approvals) -> Result<Self, AttributionError> {
         let header = parse_header_name(&config.header)?;
         let keys = load_jwks(&config.jwks)?;
-        let jwt = JwtVerifier::new(keys, &config.issuer, &config.audience, APPROVAL_ALGORITHMS.to_vec(), APPROVAL_LEEWAY);
+        let jwt = JwtVerifier::new(
+            keys,
+            &config.issuer,
+            &config.audience,
+            APPROVAL_ALGORITHMS.to_vec(),
+            APPROVAL_LEEWAY,
+        );
         Ok(Self { header, jwt })
     }
 
@@ -57,7 +63,12 @@ impl ApprovalVerifier {
         let token = value.to_str().unwrap_or_default();
         // A bare token; a `Bearer ` prefix is tolerated for clients that add one.
         let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
-        match self.jwt.verify(token, now).map_err(|e| e.to_string()).and_then(|c| approval_from(&c)) {
+        match self
+            .jwt
+            .verify(token, now)
+            .map_err(|e| e.to_string())
+            .and_then(|c| approval_from(&c))
+        {
             Ok(approval) => Some(approval),
             Err(reason) => {
                 tracing::debug!(%reason, "approval dropped");
@@ -68,17 +79,32 @@ impl ApprovalVerifier {
 }
 
 fn approval_from(claims: &Claims) -> Result<Approval, String> {
-    let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
-    let id = text("approval_id").or_else(|| text("jti")).ok_or("no `approval_id` or `jti` claim")?;
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+    };
+    let id = text("approval_id")
+        .or_else(|| text("jti"))
+        .ok_or("no `approval_id` or `jti` claim")?;
     let scope = text("scope").ok_or("no `scope` claim")?;
     // `exp` was checked to be numeric by the verifier.
-    let exp = claims.get("exp").and_then(serde_json::Value::as_f64).unwrap_or_default();
+    let exp = claims
+        .get("exp")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or_default();
     let expires = i64::try_from(exp as u64)
         .ok()
         .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
         .and_then(|t| t.format(&Rfc3339).ok())
         .ok_or("`exp` is out of range")?;
-    Ok(Approval { id: id.to_string(), scope: scope.to_string(), expires, verified: true })
+    Ok(Approval {
+        id: id.to_string(),
+        scope: scope.to_string(),
+        expires,
+        verified: true,
+    })
 }
 
 #[cfg(test)]
@@ -88,15 +114,33 @@ mod tests {
     #[test]
     fn approval_claims_table() {
         let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
-        let ok = approval_from(&claims(serde_json::json!({"approval_id": "APR-17", "scope": "read:messages", "exp": 1_800_000_000})));
+        let ok = approval_from(&claims(
+            serde_json::json!({"approval_id": "APR-17", "scope": "read:messages", "exp": 1_800_000_000}),
+        ));
         assert_eq!(
             ok,
-            Ok(Approval { id: "APR-17".into(), scope: "read:messages".into(), expires: "2027-01-15T08:00:00Z".into(), verified: true })
+            Ok(Approval {
+                id: "APR-17".into(),
+                scope: "read:messages".into(),
+                expires: "2027-01-15T08:00:00Z".into(),
+                verified: true
+            })
         );
-        let by_jti = approval_from(&claims(serde_json::json!({"jti": "APR-9", "scope": "s", "exp": 0}))).unwrap();
-        assert_eq!((by_jti.id.as_str(), by_jti.expires.as_str()), ("APR-9", "1970-01-01T00:00:00Z"));
+        let by_jti = approval_from(&claims(
+            serde_json::json!({"jti": "APR-9", "scope": "s", "exp": 0}),
+        ))
+        .unwrap();
+        assert_eq!(
+            (by_jti.id.as_str(), by_jti.expires.as_str()),
+            ("APR-9", "1970-01-01T00:00:00Z")
+        );
         assert!(approval_from(&claims(serde_json::json!({"scope": "s", "exp": 0}))).is_err());
         assert!(approval_from(&claims(serde_json::json!({"approval_id": "A", "exp": 0}))).is_err());
-        assert!(approval_from(&claims(serde_json::json!({"approval_id": 17, "scope": "s", "exp": 0}))).is_err());
+        assert!(
+            approval_from(&claims(
+                serde_json::json!({"approval_id": 17, "scope": "s", "exp": 0})
+            ))
+            .is_err()
+        );
     }
 }

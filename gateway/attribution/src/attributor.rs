@@ -30,14 +30,18 @@ use crate::load::parse_header_name;
 use crate::mtls::MtlsIdentity;
 use crate::signed_header::{SignedHeaderVerifier, load_hmac_key};
 use crate::{
-    Attribution, AttributionError, PeerInfo, Pseudonymizer, Requester, RequesterKind, Source, Subject,
+    Attribution, AttributionError, PeerInfo, Pseudonymizer, Requester, RequesterKind, Source,
+    Subject,
 };
 
 /// One built source.
 #[derive(Debug)]
 enum Built {
     Jwt(JwtIdentitySource),
-    SignedHeader { header: HeaderName, verifier: SignedHeaderVerifier },
+    SignedHeader {
+        header: HeaderName,
+        verifier: SignedHeaderVerifier,
+    },
     Directory(Directory),
     Mtls(MtlsIdentity),
     Geoip(GeoIp),
@@ -80,11 +84,16 @@ impl Attributor {
                     verifier: SignedHeaderVerifier::new(&load_hmac_key(&c.key_file)?, c.max_age.0),
                 },
                 AttributionSource::Directory(c) => {
-                    let gives_user = built.iter().any(|b| matches!(b, Built::Jwt(_) | Built::SignedHeader { .. }));
-                    if !gives_user {
+                    let user_sources = built
+                        .iter()
+                        .filter(|b| matches!(b, Built::Jwt(_) | Built::SignedHeader { .. }))
+                        .count();
+                    if user_sources == 0 {
+                        // Legal, but it can never answer: say so at start-up.
                         tracing::warn!(
                             file = %c.file.display(),
-                            "the directory source comes before any jwt or signed_header source, so it has no verified user id to look up"
+                            "directory source placed before any jwt or signed_header source: \
+                             it has no verified user id to look up"
                         );
                     }
                     Built::Directory(Directory::load(&c.file)?)
@@ -114,14 +123,20 @@ impl Attributor {
             }
             match source {
                 Built::Jwt(jwt) => {
-                    let Some(identity) = jwt.identity(headers, now) else { continue };
+                    let Some(identity) = jwt.identity(headers, now) else {
+                        continue;
+                    };
                     if first_user.is_none() {
                         first_user.clone_from(&identity.user);
                     }
                     if subject.is_none()
                         && let Some(jurisdiction) = identity.jurisdiction
                     {
-                        subject = Some(VerifiedSubject { jurisdiction, source: Source::Jwt, user: identity.user.clone() });
+                        subject = Some(VerifiedSubject {
+                            jurisdiction,
+                            source: Source::Jwt,
+                            user: identity.user.clone(),
+                        });
                     }
                     if requester.is_none() {
                         let id = match identity.kind {
@@ -143,9 +158,16 @@ impl Attributor {
                     }
                 }
                 Built::SignedHeader { header, verifier } => {
-                    let verified = single_value(headers, header).map_err(|e| e.to_string()).and_then(|v| {
-                        v.map(|v| verifier.verify(v.as_bytes(), now).map_err(|e| e.to_string())).transpose()
-                    });
+                    let verified = single_value(headers, header)
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| {
+                            v.map(|v| {
+                                verifier
+                                    .verify(v.as_bytes(), now)
+                                    .map_err(|e| e.to_string())
+                            })
+                            .transpose()
+                        });
                     let identity = match verified {
                         Ok(Some(identity)) => identity,
                         Ok(None) => continue,
@@ -203,7 +225,8 @@ impl Attributor {
             None => {
                 let mut weak = geoip
                     .and_then(|db| {
-                        let addr = client_addr(peer.remote_addr.ip(), headers, &self.trusted_proxies)?;
+                        let addr =
+                            client_addr(peer.remote_addr.ip(), headers, &self.trusted_proxies)?;
                         db.jurisdiction(addr)
                     })
                     .map_or_else(Subject::unknown, |jurisdiction| Subject {
@@ -217,7 +240,10 @@ impl Attributor {
             }
         };
         let mut requester = requester.unwrap_or_else(Requester::unknown);
-        requester.approval = self.approvals.as_ref().and_then(|a| a.approval(headers, now));
+        requester.approval = self
+            .approvals
+            .as_ref()
+            .and_then(|a| a.approval(headers, now));
         Attribution { subject, requester }
     }
 }

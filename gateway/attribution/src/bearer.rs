@@ -61,7 +61,10 @@ pub fn extract_bearer(value: &[u8]) -> Result<&str, BearerError> {
     }
     let rest = &value[SCHEME.len()..];
     let start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
-    let end = rest.iter().rposition(|b| *b != b' ').map_or(start, |i| i + 1);
+    let end = rest
+        .iter()
+        .rposition(|b| *b != b' ')
+        .map_or(start, |i| i + 1);
     let token = &rest[start..end];
     if token.is_empty() {
         return Err(BearerError::Empty);
@@ -97,10 +100,18 @@ mod tests {
             (b"Bearer \xff.b", Err(BearerError::BadByte(7))),
         ];
         for (input, want) in cases {
-            assert_eq!(extract_bearer(input), want, "input {:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                extract_bearer(input),
+                want,
+                "input {:?}",
+                String::from_utf8_lossy(input)
+            );
         }
         let long = [b"Bearer ".as_slice(), &vec![b'a'; MAX_TOKEN_BYTES + 1]].concat();
-        assert_eq!(extract_bearer(&long), Err(BearerError::TooLong(MAX_TOKEN_BYTES + 1)));
+        assert_eq!(
+            extract_bearer(&long),
+            Err(BearerError::TooLong(MAX_TOKEN_BYTES + 1))
+        );
     }
 
     #[test]

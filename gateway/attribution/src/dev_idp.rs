@@ -87,6 +87,9 @@ impl DevIdp {
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
         let signature = self.key.sign(signing_input.as_bytes());
-        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+        format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature.to_bytes())
+        )
     }
 }

@@ -24,9 +24,14 @@ impl Directory {
     /// [`AttributionError::Read`] or [`AttributionError::Directory`] naming
     /// the file and the entry at fault.
     pub fn load(path: &Path) -> Result<Self, AttributionError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| AttributionError::Read { path: path.to_path_buf(), source })?;
-        Self::parse(&bytes).map_err(|reason| AttributionError::Directory { path: path.to_path_buf(), reason })
+        let bytes = std::fs::read(path).map_err(|source| AttributionError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&bytes).map_err(|reason| AttributionError::Directory {
+            path: path.to_path_buf(),
+            reason,
+        })
     }
 
     /// Parses directory JSON. Every value must be a plausible jurisdiction

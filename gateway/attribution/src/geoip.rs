@@ -97,8 +97,11 @@ impl GeoIp {
     /// # Errors
     /// [`AttributionError::Geoip`] naming the file.
     pub fn open(path: &Path) -> Result<Self, AttributionError> {
-        let reader = maxminddb::Reader::open_readfile(path)
-            .map_err(|source| AttributionError::Geoip { path: path.to_path_buf(), source })?;
+        let reader =
+            maxminddb::Reader::open_readfile(path).map_err(|source| AttributionError::Geoip {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(Self { reader })
     }
 
@@ -123,21 +126,39 @@ mod tests {
         s.parse().unwrap()
     }
 
+    type ParseCase = (
+        &'static [&'static [u8]],
+        Result<Vec<IpAddr>, ForwardedError>,
+    );
+
     #[test]
     fn forwarded_for_parsing_table() {
-        let cases: [(&[&[u8]], Result<Vec<IpAddr>, ForwardedError>); 6] = [
+        let cases: [ParseCase; 6] = [
             (&[b"203.0.113.7"], Ok(vec![ip("203.0.113.7")])),
-            (&[b"1.1.1.1, 2.2.2.2", b"3.3.3.3"], Ok(vec![ip("1.1.1.1"), ip("2.2.2.2"), ip("3.3.3.3")])),
-            (&[b" 2001:db8::1 ,::ffff:10.0.0.1"], Ok(vec![ip("2001:db8::1"), ip("10.0.0.1")])),
+            (
+                &[b"1.1.1.1, 2.2.2.2", b"3.3.3.3"],
+                Ok(vec![ip("1.1.1.1"), ip("2.2.2.2"), ip("3.3.3.3")]),
+            ),
+            (
+                &[b" 2001:db8::1 ,::ffff:10.0.0.1"],
+                Ok(vec![ip("2001:db8::1"), ip("10.0.0.1")]),
+            ),
             (&[b"1.1.1.1,,2.2.2.2"], Err(ForwardedError::BadEntry(1))),
             (&[b"1.1.1.1:443"], Err(ForwardedError::BadEntry(0))),
             (&[b"unknown"], Err(ForwardedError::BadEntry(0))),
         ];
         for (values, want) in cases {
-            assert_eq!(parse_forwarded_for(values.iter().copied()), want, "{values:?}");
+            assert_eq!(
+                parse_forwarded_for(values.iter().copied()),
+                want,
+                "{values:?}"
+            );
         }
         let long = vec!["9.9.9.9"; MAX_FORWARDED_ENTRIES + 1].join(",");
-        assert_eq!(parse_forwarded_for([long.as_bytes()]), Err(ForwardedError::TooMany));
+        assert_eq!(
+            parse_forwarded_for([long.as_bytes()]),
+            Err(ForwardedError::TooMany)
+        );
     }
 
     #[test]
@@ -150,17 +171,33 @@ mod tests {
         };
         let cases = [
             // Untrusted peer: its own address, whatever the header says.
-            ("198.51.100.1", with_xff("203.0.113.9"), Some("198.51.100.1")),
-            ("::ffff:198.51.100.1", HeaderMap::new(), Some("198.51.100.1")),
+            (
+                "198.51.100.1",
+                with_xff("203.0.113.9"),
+                Some("198.51.100.1"),
+            ),
+            (
+                "::ffff:198.51.100.1",
+                HeaderMap::new(),
+                Some("198.51.100.1"),
+            ),
             // Trusted peer: right-most untrusted entry; spoofed left entries ignored.
-            ("10.0.0.2", with_xff("1.2.3.4, 203.0.113.9, 10.0.0.7"), Some("203.0.113.9")),
+            (
+                "10.0.0.2",
+                with_xff("1.2.3.4, 203.0.113.9, 10.0.0.7"),
+                Some("203.0.113.9"),
+            ),
             // Trusted peer without a usable chain: no address at all.
             ("10.0.0.2", HeaderMap::new(), None),
             ("10.0.0.2", with_xff("10.0.0.3"), None),
             ("10.0.0.2", with_xff("203.0.113.9, garbage"), None),
         ];
         for (peer, headers, want) in cases {
-            assert_eq!(client_addr(ip(peer), &headers, &trusted), want.map(ip), "peer {peer} {headers:?}");
+            assert_eq!(
+                client_addr(ip(peer), &headers, &trusted),
+                want.map(ip),
+                "peer {peer} {headers:?}"
+            );
         }
     }
 }

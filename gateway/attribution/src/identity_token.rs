@@ -55,7 +55,13 @@ impl JwtIdentitySource {
         let keys = load_jwks(&config.jwks)?;
         Ok(Self {
             header: parse_header_name(&config.header)?,
-            verifier: JwtVerifier::new(keys, &config.issuer, &config.audience, algorithms, config.leeway.0),
+            verifier: JwtVerifier::new(
+                keys,
+                &config.issuer,
+                &config.audience,
+                algorithms,
+                config.leeway.0,
+            ),
             jurisdiction_claim: config.jurisdiction_claim.clone(),
             kind_claim: config.requester_kind_claim.clone(),
             location_claim: config.location_claim.clone(),
@@ -71,7 +77,10 @@ impl JwtIdentitySource {
             .and_then(|value| {
                 let Some(value) = value else { return Ok(None) };
                 let token = extract_bearer(value.as_bytes()).map_err(|e| e.to_string())?;
-                self.verifier.verify(token, now).map(Some).map_err(|e| e.to_string())
+                self.verifier
+                    .verify(token, now)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
             });
         match verified {
             Ok(claims) => claims.map(|c| self.identity_from(&c)),
@@ -83,7 +92,12 @@ impl JwtIdentitySource {
     }
 
     fn identity_from(&self, claims: &Claims) -> TokenIdentity {
-        let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
+        let text = |name: &str| {
+            claims
+                .get(name)
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+        };
         let jurisdiction = text(&self.jurisdiction_claim).and_then(normalize_jurisdiction);
         if jurisdiction.is_none() && claims.contains_key(&self.jurisdiction_claim) {
             tracing::debug!(claim = %self.jurisdiction_claim, "jwt source: jurisdiction claim is not a plausible code");
@@ -93,7 +107,9 @@ impl JwtIdentitySource {
             jurisdiction,
             kind: match claims.get(&self.kind_claim) {
                 None => RequesterKind::User,
-                Some(v) => v.as_str().map_or(RequesterKind::Unknown, RequesterKind::parse),
+                Some(v) => v
+                    .as_str()
+                    .map_or(RequesterKind::Unknown, RequesterKind::parse),
             },
             location: text(&self.location_claim).and_then(normalize_jurisdiction),
             org: text(&self.org_claim).map(str::to_string),

@@ -61,7 +61,11 @@ mod tests {
             ("US\n", None),
         ];
         for (input, want) in cases {
-            assert_eq!(normalize_jurisdiction(input).as_deref(), want, "input {input:?}");
+            assert_eq!(
+                normalize_jurisdiction(input).as_deref(),
+                want,
+                "input {input:?}"
+            );
         }
     }
 
@@ -78,7 +82,11 @@ mod tests {
             ("1X", None),
         ];
         for (input, want) in cases {
-            assert_eq!(country_to_jurisdiction(input).as_deref(), want, "input {input:?}");
+            assert_eq!(
+                country_to_jurisdiction(input).as_deref(),
+                want,
+                "input {input:?}"
+            );
         }
     }
 }

@@ -148,9 +148,15 @@ impl JwtVerifier {
         }
         let claims = match &header.kid {
             Some(kid) => {
-                let key = self.keys.by_kid(kid).ok_or_else(|| JwtError::UnknownKid(kid.clone()))?;
+                let key = self
+                    .keys
+                    .by_kid(kid)
+                    .ok_or_else(|| JwtError::UnknownKid(kid.clone()))?;
                 if !key.allows(alg) {
-                    return Err(JwtError::KeyAlgorithmMismatch { kid: kid.clone(), alg });
+                    return Err(JwtError::KeyAlgorithmMismatch {
+                        kid: kid.clone(),
+                        alg,
+                    });
                 }
                 self.decode(token, alg, key)?
             }
@@ -184,9 +190,7 @@ impl JwtVerifier {
         validation.validate_nbf = false;
         match jsonwebtoken::decode::<Claims>(token, key.decoding_key(), &validation) {
             Ok(data) => Ok(data.claims),
-            Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => {
-                Err(JwtError::Signature)
-            }
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => Err(JwtError::Signature),
             Err(e) => Err(JwtError::Invalid(e.to_string())),
         }
     }
@@ -210,7 +214,10 @@ fn numeric_date(value: &Value) -> Option<u64> {
 }
 
 fn check_times(claims: &Claims, now: u64, leeway: u64) -> Result<(), JwtError> {
-    let exp = claims.get("exp").and_then(numeric_date).ok_or(JwtError::MissingExp)?;
+    let exp = claims
+        .get("exp")
+        .and_then(numeric_date)
+        .ok_or(JwtError::MissingExp)?;
     if now > exp.saturating_add(leeway) {
         return Err(JwtError::Expired { exp, now });
     }
@@ -244,20 +251,36 @@ mod tests {
         let cases = [
             (serde_json::json!({"exp": now + 10}), Ok(())),
             (serde_json::json!({"exp": now - 20}), Ok(())),
-            (serde_json::json!({"exp": now - 31}), Err(JwtError::Expired { exp: now - 31, now })),
+            (
+                serde_json::json!({"exp": now - 31}),
+                Err(JwtError::Expired { exp: now - 31, now }),
+            ),
             (serde_json::json!({"exp": (now + 10) as f64 + 0.5}), Ok(())),
             (serde_json::json!({}), Err(JwtError::MissingExp)),
-            (serde_json::json!({"exp": "soon"}), Err(JwtError::MissingExp)),
+            (
+                serde_json::json!({"exp": "soon"}),
+                Err(JwtError::MissingExp),
+            ),
             (serde_json::json!({"exp": -1}), Err(JwtError::MissingExp)),
-            (serde_json::json!({"exp": now + 10, "nbf": now + 20}), Ok(())),
+            (
+                serde_json::json!({"exp": now + 10, "nbf": now + 20}),
+                Ok(()),
+            ),
             (
                 serde_json::json!({"exp": now + 100, "nbf": now + 31}),
                 Err(JwtError::NotYetValid { nbf: now + 31, now }),
             ),
-            (serde_json::json!({"exp": now + 10, "nbf": "x"}), Err(JwtError::BadNbf)),
+            (
+                serde_json::json!({"exp": now + 10, "nbf": "x"}),
+                Err(JwtError::BadNbf),
+            ),
         ];
         for (input, want) in cases {
-            assert_eq!(check_times(&claims(input.clone()), now, 30), want, "claims {input}");
+            assert_eq!(
+                check_times(&claims(input.clone()), now, 30),
+                want,
+                "claims {input}"
+            );
         }
     }
 
@@ -266,11 +289,17 @@ mod tests {
         use base64::Engine as _;
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         let none = format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64("{}"));
-        assert!(matches!(decode_jwt_header(none.as_bytes()), Err(JwtError::Header(_))));
+        assert!(matches!(
+            decode_jwt_header(none.as_bytes()),
+            Err(JwtError::Header(_))
+        ));
         assert_eq!(decode_jwt_header(b"a.b"), Err(JwtError::Segments));
         assert_eq!(decode_jwt_header(b"a.b.c.d"), Err(JwtError::Segments));
         let ok = format!("{}.{}.sig", b64(r#"{"alg":"EdDSA","kid":"k"}"#), b64("{}"));
         let header = decode_jwt_header(ok.as_bytes()).unwrap();
-        assert_eq!((header.alg, header.kid.as_deref()), (Algorithm::EdDSA, Some("k")));
+        assert_eq!(
+            (header.alg, header.kid.as_deref()),
+            (Algorithm::EdDSA, Some("k"))
+        );
     }
 }

@@ -44,6 +44,7 @@ pub use jwt::{Claims, JwtError, JwtVerifier, decode_jwt_header, parse_algorithms
 pub use mtls::MtlsIdentity;
 pub use pseudonym::Pseudonymizer;
 pub use signed_header::{
-    MAX_FUTURE_SKEW_SECS, MAX_SIGNED_HEADER_BYTES, MIN_KEY_BYTES, SignedHeaderError, SignedHeaderVerifier,
-    SignedIdentity, VerifiedIdentity, load_hmac_key, parse_signed_header, sign_identity_header,
+    MAX_FUTURE_SKEW_SECS, MAX_SIGNED_HEADER_BYTES, MIN_KEY_BYTES, SignedHeaderError,
+    SignedHeaderVerifier, SignedIdentity, VerifiedIdentity, load_hmac_key, parse_signed_header,
+    sign_identity_header,
 };

@@ -39,15 +39,24 @@ impl MtlsIdentity {
             "subject.OU" => LocationField::OrganizationalUnit,
             "subject.L" => LocationField::Locality,
             "subject.ST" => LocationField::State,
-            other => return Err(AttributionError::LocationField { value: other.to_string() }),
+            other => {
+                return Err(AttributionError::LocationField {
+                    value: other.to_string(),
+                });
+            }
         };
         let kind = match RequesterKind::parse(&config.requester_kind) {
             RequesterKind::Unknown => {
-                return Err(AttributionError::RequesterKind { value: config.requester_kind.clone() });
+                return Err(AttributionError::RequesterKind {
+                    value: config.requester_kind.clone(),
+                });
             }
             kind => kind,
         };
-        Ok(Self { kind, location_from })
+        Ok(Self {
+            kind,
+            location_from,
+        })
     }
 
     /// The requester a verified certificate names. The location is kept only
@@ -84,7 +93,10 @@ mod tests {
     use super::*;
 
     fn config(location_from: &str, kind: &str) -> MtlsSource {
-        MtlsSource { location_from: location_from.into(), requester_kind: kind.into() }
+        MtlsSource {
+            location_from: location_from.into(),
+            requester_kind: kind.into(),
+        }
     }
 
     #[test]
@@ -93,20 +105,38 @@ mod tests {
             common_name: Some("billing.internal".into()),
             organization: Some("USDS".into()),
             country: Some("us".into()),
-            san_uris: vec!["https://example.com".into(), "spiffe://prod/ns/billing".into()],
+            san_uris: vec![
+                "https://example.com".into(),
+                "spiffe://prod/ns/billing".into(),
+            ],
             ..ClientCertIdentity::default()
         };
-        let by_c = MtlsIdentity::from_config(&config("subject.C", "service")).unwrap().requester(&cert);
+        let by_c = MtlsIdentity::from_config(&config("subject.C", "service"))
+            .unwrap()
+            .requester(&cert);
         assert_eq!(by_c.id.as_deref(), Some("spiffe://prod/ns/billing"));
         assert_eq!(by_c.location.as_deref(), Some("US"));
         assert_eq!(by_c.org.as_deref(), Some("USDS"));
-        assert_eq!((by_c.kind, by_c.source, by_c.verified), (RequesterKind::Service, Source::Mtls, true));
+        assert_eq!(
+            (by_c.kind, by_c.source, by_c.verified),
+            (RequesterKind::Service, Source::Mtls, true)
+        );
 
-        let by_o = MtlsIdentity::from_config(&config("subject.O", "employee")).unwrap().requester(&cert);
-        assert_eq!((by_o.kind, by_o.location.as_deref()), (RequesterKind::Employee, Some("USDS")));
+        let by_o = MtlsIdentity::from_config(&config("subject.O", "employee"))
+            .unwrap()
+            .requester(&cert);
+        assert_eq!(
+            (by_o.kind, by_o.location.as_deref()),
+            (RequesterKind::Employee, Some("USDS"))
+        );
 
-        let cn_only = ClientCertIdentity { common_name: Some("ops".into()), ..ClientCertIdentity::default() };
-        let r = MtlsIdentity::from_config(&config("subject.OU", "service")).unwrap().requester(&cn_only);
+        let cn_only = ClientCertIdentity {
+            common_name: Some("ops".into()),
+            ..ClientCertIdentity::default()
+        };
+        let r = MtlsIdentity::from_config(&config("subject.OU", "service"))
+            .unwrap()
+            .requester(&cn_only);
         assert_eq!((r.id.as_deref(), r.location), (Some("ops"), None));
     }
 

@@ -16,7 +16,9 @@ pub struct Pseudonymizer {
 
 impl std::fmt::Debug for Pseudonymizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pseudonymizer").field("key_id", &self.key_id).finish_non_exhaustive()
+        f.debug_struct("Pseudonymizer")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -27,7 +29,10 @@ impl Pseudonymizer {
     /// When the key is shorter than 16 bytes.
     pub fn new(key: &[u8]) -> Result<Self, String> {
         if key.len() < 16 {
-            return Err(format!("a pseudonym key needs at least 16 bytes, this one has {}", key.len()));
+            return Err(format!(
+                "a pseudonym key needs at least 16 bytes, this one has {}",
+                key.len()
+            ));
         }
         let mac = Hmac::<Sha256>::new_from_slice(key).map_err(|e| e.to_string())?;
         let mut id = Hmac::<Sha256>::new_from_slice(key).map_err(|e| e.to_string())?;

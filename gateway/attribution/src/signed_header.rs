@@ -146,8 +146,9 @@ pub fn parse_signed_header(value: &[u8]) -> Result<SignedIdentity, SignedHeaderE
     }
     let mut fields: Vec<(&'static str, &str)> = Vec::with_capacity(4);
     for (position, part) in parts.enumerate() {
-        let (name, field_value) =
-            part.split_once('=').ok_or(SignedHeaderError::NoEquals(position + 1))?;
+        let (name, field_value) = part
+            .split_once('=')
+            .ok_or(SignedHeaderError::NoEquals(position + 1))?;
         let name = match name {
             "user" => "user",
             "jurisdiction" => "jurisdiction",
@@ -209,7 +210,8 @@ pub fn sign_identity_header(key: &[u8], user: &str, jurisdiction: Option<&str>, 
 
 fn hmac_for(key: &[u8]) -> Hmac<Sha256> {
     // HMAC accepts keys of any length; the error case cannot occur.
-    <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+    <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
 }
 
 /// Reads a hex key file (see the module docs).
@@ -217,8 +219,10 @@ fn hmac_for(key: &[u8]) -> Hmac<Sha256> {
 /// # Errors
 /// [`AttributionError::Read`] or [`AttributionError::HmacKey`] naming the file.
 pub fn load_hmac_key(path: &Path) -> Result<Vec<u8>, AttributionError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| AttributionError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| AttributionError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let key = hex::decode(text.trim()).map_err(|e| AttributionError::HmacKey {
         path: path.to_path_buf(),
         reason: format!("the key must be hex text: {e}"),
@@ -226,7 +230,10 @@ pub fn load_hmac_key(path: &Path) -> Result<Vec<u8>, AttributionError> {
     if key.len() < MIN_KEY_BYTES {
         return Err(AttributionError::HmacKey {
             path: path.to_path_buf(),
-            reason: format!("the key is {} bytes, at least {MIN_KEY_BYTES} are required", key.len()),
+            reason: format!(
+                "the key is {} bytes, at least {MIN_KEY_BYTES} are required",
+                key.len()
+            ),
         });
     }
     Ok(key)
@@ -250,7 +257,9 @@ pub struct SignedHeaderVerifier {
 
 impl std::fmt::Debug for SignedHeaderVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignedHeaderVerifier").field("max_age", &self.max_age).finish_non_exhaustive()
+        f.debug_struct("SignedHeaderVerifier")
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
     }
 }
 
@@ -259,27 +268,42 @@ impl SignedHeaderVerifier {
     /// [`load_hmac_key`]) accepting signatures up to `max_age` old.
     #[must_use]
     pub fn new(key: &[u8], max_age: Duration) -> Self {
-        Self { mac: hmac_for(key), max_age: max_age.as_secs() }
+        Self {
+            mac: hmac_for(key),
+            max_age: max_age.as_secs(),
+        }
     }
 
     /// The identity in `value` when it verifies at `now`.
     ///
     /// # Errors
     /// A [`SignedHeaderError`] saying what failed.
-    pub fn verify(&self, value: &[u8], now: SystemTime) -> Result<VerifiedIdentity, SignedHeaderError> {
+    pub fn verify(
+        &self,
+        value: &[u8],
+        now: SystemTime,
+    ) -> Result<VerifiedIdentity, SignedHeaderError> {
         let parsed = parse_signed_header(value)?;
         let mut mac = self.mac.clone();
         mac.update(parsed.signed_text().as_bytes());
         // `verify_slice` compares in constant time.
-        mac.verify_slice(&parsed.sig).map_err(|_| SignedHeaderError::Signature)?;
+        mac.verify_slice(&parsed.sig)
+            .map_err(|_| SignedHeaderError::Signature)?;
         let now = unix_seconds(now);
         if parsed.ts > now.saturating_add(MAX_FUTURE_SKEW_SECS) {
             return Err(SignedHeaderError::Future { ts: parsed.ts, now });
         }
         if now.saturating_sub(parsed.ts) > self.max_age {
-            return Err(SignedHeaderError::Stale { ts: parsed.ts, now, max_age: self.max_age });
+            return Err(SignedHeaderError::Stale {
+                ts: parsed.ts,
+                now,
+                max_age: self.max_age,
+            });
         }
-        Ok(VerifiedIdentity { user: parsed.user, jurisdiction: parsed.jurisdiction })
+        Ok(VerifiedIdentity {
+            user: parsed.user,
+            jurisdiction: parsed.jurisdiction,
+        })
     }
 }
 
@@ -305,13 +329,19 @@ mod tests {
         let with = sign_identity_header(KEY, "alice", Some("US"), NOW);
         assert_eq!(
             verifier().verify(with.as_bytes(), at(NOW + 5)),
-            Ok(VerifiedIdentity { user: "alice".into(), jurisdiction: Some("US".into()) })
+            Ok(VerifiedIdentity {
+                user: "alice".into(),
+                jurisdiction: Some("US".into())
+            })
         );
         let without = sign_identity_header(KEY, "bob", None, NOW);
         assert!(without.starts_with("v1;user=bob;ts="));
         assert_eq!(
             verifier().verify(without.as_bytes(), at(NOW)),
-            Ok(VerifiedIdentity { user: "bob".into(), jurisdiction: None })
+            Ok(VerifiedIdentity {
+                user: "bob".into(),
+                jurisdiction: None
+            })
         );
     }
 
@@ -319,32 +349,124 @@ mod tests {
     fn tampered_replayed_and_malformed_values_are_refused() {
         let good = sign_identity_header(KEY, "alice", Some("US"), NOW);
         let sig = good.rsplit_once(";sig=").unwrap().1.to_string();
-        let other_key = sign_identity_header(b"fedcba9876543210fedcba9876543210", "alice", Some("US"), NOW);
+        let other_key = sign_identity_header(
+            b"fedcba9876543210fedcba9876543210",
+            "alice",
+            Some("US"),
+            NOW,
+        );
         let cases: Vec<(String, u64, SignedHeaderError)> = vec![
             (good.replace("US", "EU"), NOW, SignedHeaderError::Signature),
-            (good.replace("alice", "alicf"), NOW, SignedHeaderError::Signature),
-            (good.replace(&format!("ts={NOW}"), &format!("ts={}", NOW + 1)), NOW, SignedHeaderError::Signature),
-            (good.replace(";jurisdiction=US", ""), NOW, SignedHeaderError::Signature),
+            (
+                good.replace("alice", "alicf"),
+                NOW,
+                SignedHeaderError::Signature,
+            ),
+            (
+                good.replace(&format!("ts={NOW}"), &format!("ts={}", NOW + 1)),
+                NOW,
+                SignedHeaderError::Signature,
+            ),
+            (
+                good.replace(";jurisdiction=US", ""),
+                NOW,
+                SignedHeaderError::Signature,
+            ),
             (other_key, NOW, SignedHeaderError::Signature),
-            (good.clone(), NOW + 61, SignedHeaderError::Stale { ts: NOW, now: NOW + 61, max_age: 60 }),
-            (good.clone(), NOW - 31, SignedHeaderError::Future { ts: NOW, now: NOW - 31 }),
-            (format!("v1;user=alice;user=mallory;jurisdiction=US;ts={NOW};sig={sig}"), NOW, SignedHeaderError::DuplicateField("user")),
-            (format!("{good};sig={sig}"), NOW, SignedHeaderError::DuplicateField("sig")),
-            (format!("v1;jurisdiction=US;user=alice;ts={NOW};sig={sig}"), NOW, SignedHeaderError::FieldOrder),
-            (format!("v1;user=alice;jurisdiction=US;ts={NOW}"), NOW, SignedHeaderError::FieldOrder),
-            (format!("v1;user=alice;role=admin;ts={NOW};sig={sig}"), NOW, SignedHeaderError::UnknownField("role".into())),
-            (good.replacen("v1", "v2", 1), NOW, SignedHeaderError::Version),
-            (good.replace("US", "us"), NOW, SignedHeaderError::BadValue("jurisdiction")),
-            (good.replace(&sig, &format!("{sig}=")), NOW, SignedHeaderError::BadValue("sig")),
-            (good.replace(&sig, &sig[..42]), NOW, SignedHeaderError::BadValue("sig")),
-            (good.replace("alice", "al ice"), NOW, SignedHeaderError::BadByte(10)),
-            (good.replace(";ts", "ts"), NOW, SignedHeaderError::FieldOrder),
-            (format!("v1;user=;ts={NOW};sig={sig}"), NOW, SignedHeaderError::BadValue("user")),
-            (format!("v1;user=a;ts=99999999999999999999999;sig={sig}"), NOW, SignedHeaderError::BadValue("ts")),
-            (format!("v1;user=a;ts;sig={sig}"), NOW, SignedHeaderError::NoEquals(2)),
+            (
+                good.clone(),
+                NOW + 61,
+                SignedHeaderError::Stale {
+                    ts: NOW,
+                    now: NOW + 61,
+                    max_age: 60,
+                },
+            ),
+            (
+                good.clone(),
+                NOW - 31,
+                SignedHeaderError::Future {
+                    ts: NOW,
+                    now: NOW - 31,
+                },
+            ),
+            (
+                format!("v1;user=alice;user=mallory;jurisdiction=US;ts={NOW};sig={sig}"),
+                NOW,
+                SignedHeaderError::DuplicateField("user"),
+            ),
+            (
+                format!("{good};sig={sig}"),
+                NOW,
+                SignedHeaderError::DuplicateField("sig"),
+            ),
+            (
+                format!("v1;jurisdiction=US;user=alice;ts={NOW};sig={sig}"),
+                NOW,
+                SignedHeaderError::FieldOrder,
+            ),
+            (
+                format!("v1;user=alice;jurisdiction=US;ts={NOW}"),
+                NOW,
+                SignedHeaderError::FieldOrder,
+            ),
+            (
+                format!("v1;user=alice;role=admin;ts={NOW};sig={sig}"),
+                NOW,
+                SignedHeaderError::UnknownField("role".into()),
+            ),
+            (
+                good.replacen("v1", "v2", 1),
+                NOW,
+                SignedHeaderError::Version,
+            ),
+            (
+                good.replace("US", "us"),
+                NOW,
+                SignedHeaderError::BadValue("jurisdiction"),
+            ),
+            (
+                good.replace(&sig, &format!("{sig}=")),
+                NOW,
+                SignedHeaderError::BadValue("sig"),
+            ),
+            (
+                good.replace(&sig, &sig[..42]),
+                NOW,
+                SignedHeaderError::BadValue("sig"),
+            ),
+            (
+                good.replace("alice", "al ice"),
+                NOW,
+                SignedHeaderError::BadByte(10),
+            ),
+            (
+                good.replace(";ts", "ts"),
+                NOW,
+                SignedHeaderError::FieldOrder,
+            ),
+            (
+                format!("v1;user=;ts={NOW};sig={sig}"),
+                NOW,
+                SignedHeaderError::BadValue("user"),
+            ),
+            (
+                format!("v1;user=a;ts=99999999999999999999999;sig={sig}"),
+                NOW,
+                SignedHeaderError::BadValue("ts"),
+            ),
+            (
+                format!("v1;user=a;ts;sig={sig}"),
+                NOW,
+                SignedHeaderError::NoEquals(2),
+            ),
         ];
         for (value, now, want) in cases {
-            assert_eq!(verifier().verify(value.as_bytes(), at(now)), Err(want), "value {value:?}");
+            assert_eq!(
+                verifier().verify(value.as_bytes(), at(now)),
+                Err(want),
+                "value {value:?}"
+            );
         }
     }
 
@@ -360,7 +482,10 @@ mod tests {
                 continue;
             }
             changed.push(replacement);
-            assert!(verifier().verify(changed.as_bytes(), at(NOW)).is_err(), "{changed}");
+            assert!(
+                verifier().verify(changed.as_bytes(), at(NOW)).is_err(),
+                "{changed}"
+            );
         }
     }
 
@@ -379,7 +504,10 @@ mod tests {
                 (Ok(key), Ok(len)) => assert_eq!(key.len(), len),
                 (Err(e), Err(msg)) => {
                     let e = e.to_string();
-                    assert!(e.contains(msg) && e.contains(&path.display().to_string()), "{e}");
+                    assert!(
+                        e.contains(msg) && e.contains(&path.display().to_string()),
+                        "{e}"
+                    );
                 }
                 (got, want) => panic!("{text:?}: got {got:?}, want {want:?}"),
             }

@@ -70,6 +70,11 @@ pub struct DecisionEvent {
     pub region: Option<String>,
     /// Response status, when known at the time of the record (gateway answers).
     pub status: Option<u16>,
+    /// Why the gateway answered the request itself (`no_route`,
+    /// `no_approved_region_available`, a normalisation rule…), when it did.
+    /// `decision` stays what the policy said, so a replay compares like with like.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
     /// Hash of the policy files and data that decided.
     pub policy_revision: Option<String>,
     /// The policy input as given (pseudonymised), so a replay can re-decide it.
@@ -175,4 +180,73 @@ pub struct ConfigLoaded {
     pub config_sha256: String,
     /// Ids of the keys in use (subject pseudonym key and others), never the keys.
     pub key_ids: std::collections::BTreeMap<String, String>,
+}
+
+/// The timestamp format of [`Record::ts`]: RFC 3339, UTC, microseconds.
+const TS_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+);
+
+impl Record {
+    /// The record's line: compact JSON without the newline. Field order is
+    /// the declaration order above, so the same record always gives the
+    /// same bytes (and the same leaf hash).
+    ///
+    /// # Errors
+    /// A `serde_json` error (not expected for these types).
+    pub fn to_line(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    /// Parses one line (without its newline).
+    ///
+    /// # Errors
+    /// A `serde_json` error naming the column at fault.
+    pub fn from_line(line: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(line)
+    }
+
+    /// The record's time, if `ts` is valid RFC 3339.
+    #[must_use]
+    pub fn time(&self) -> Option<time::OffsetDateTime> {
+        parse_ts(&self.ts)
+    }
+}
+
+/// `t` in the record timestamp format.
+#[must_use]
+pub fn format_ts(t: time::OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(TS_FORMAT)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// Parses an RFC 3339 timestamp (as in records, or given by a user).
+#[must_use]
+pub fn parse_ts(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_line_has_stable_field_order_and_round_trips() {
+        let r = Record {
+            v: FORMAT_VERSION,
+            seq: 3,
+            ts: format_ts(time::macros::datetime!(2026-11-27 18:00:00.5 UTC)),
+            event: Event::Shutdown(Shutdown {
+                reason: "signal".into(),
+            }),
+        };
+        let line = r.to_line().unwrap();
+        assert_eq!(
+            String::from_utf8(line.clone()).unwrap(),
+            r#"{"v":1,"seq":3,"ts":"2026-11-27T18:00:00.500000Z","kind":"shutdown","reason":"signal"}"#
+        );
+        assert_eq!(Record::from_line(&line).unwrap(), r);
+        assert!(r.time().is_some());
+    }
 }

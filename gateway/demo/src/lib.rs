@@ -13,6 +13,6 @@ mod setup;
 mod store;
 mod tour;
 
-pub use setup::{DemoFiles, write_demo_files};
+pub use setup::{APPROVALS_ISSUER, AUDIENCE, DemoFiles, ISSUER, write_demo_files};
 pub use store::{Received, RegionalStore};
 pub use tour::{DemoOptions, run};

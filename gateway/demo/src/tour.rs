@@ -227,6 +227,7 @@ async fn run_async(opts: &DemoOptions) -> anyhow::Result<bool> {
     check_against_audit(&mut outcomes, &records, &stores);
 
     print_table(&outcomes, &records);
+    println!("(allow* = the policy allowed it, but no approved region was healthy, so the gateway refused it)");
     let mut ok = outcomes.iter().all(|o| o.problems.is_empty());
     println!();
     match &verified {
@@ -426,10 +427,10 @@ fn check_against_audit(outcomes: &mut [Outcome], records: &[Record], stores: &[R
 
 fn print_table(outcomes: &[Outcome], records: &[Record]) {
     println!(
-        "{:<44} {:<22} {:<20} {:<9} {:<8} {:<13} {:>6}  ok",
+        "{:<44} {:<22} {:<26} {:<9} {:<8} {:<13} {:>6}  ok",
         "step", "who", "jurisdiction (src)", "route", "decision", "region", "status"
     );
-    println!("{}", "-".repeat(136));
+    println!("{}", "-".repeat(142));
     for o in outcomes {
         let d = decision_for(records, &o.request_id);
         let jurisdiction = d.map_or_else(
@@ -437,9 +438,14 @@ fn print_table(outcomes: &[Outcome], records: &[Record]) {
             |d| format!("{} ({}{})", d.subject.jurisdiction, d.subject.source, if d.subject.verified { "" } else { ", unverified" }),
         );
         let route = d.and_then(|d| d.route.clone()).unwrap_or_else(|| "-".into());
-        let decision = d.map_or("-", |d| if d.decision.allow { "allow" } else { "deny" });
+        let decision = match d {
+            None => "-",
+            Some(d) if d.refusal.is_some() && d.decision.allow => "allow*",
+            Some(d) if d.decision.allow => "allow",
+            Some(_) => "deny",
+        };
         println!(
-            "{:<44} {:<22} {:<20} {:<9} {:<8} {:<13} {:>6}  {}",
+            "{:<44} {:<22} {:<26} {:<9} {:<8} {:<13} {:>6}  {}",
             o.step,
             o.who,
             jurisdiction,

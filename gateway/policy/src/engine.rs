@@ -154,10 +154,11 @@ impl PolicyEngine {
     ///
     /// # Errors
     /// An [`EvalError`] when evaluation failed or timed out.
-    pub fn package_values(&self, input: &serde_json::Value) -> Result<serde_json::Value, EvalError> {
-        let results = self.run(input, |e| {
-            e.eval_query(format!("data.{PACKAGE}"), false)
-        })?;
+    pub fn package_values(
+        &self,
+        input: &serde_json::Value,
+    ) -> Result<serde_json::Value, EvalError> {
+        let results = self.run(input, |e| e.eval_query(format!("data.{PACKAGE}"), false))?;
         match results.result.first().and_then(|r| r.expressions.first()) {
             Some(expr) => to_json(&expr.value),
             None => Ok(serde_json::Value::Object(serde_json::Map::new())),
@@ -350,7 +351,10 @@ decision := {"allow": true, "regions": data.regions[input.j], "reason": "home"} 
 
     #[test]
     fn a_simple_policy_decides_with_its_data() {
-        let e = load(&[("p.rego", ALLOW_US), ("data.json", r#"{"regions": {"US": ["us-east"]}}"#)]);
+        let e = load(&[
+            ("p.rego", ALLOW_US),
+            ("data.json", r#"{"regions": {"US": ["us-east"]}}"#),
+        ]);
         let d = e.decide_value(&json!({"j": "US"}));
         assert!(d.allow);
         assert_eq!(d.regions, ["us-east"]);
@@ -360,7 +364,10 @@ decision := {"allow": true, "regions": data.regions[input.j], "reason": "home"} 
 
     #[test]
     fn undefined_decision_fails_closed() {
-        let e = load(&[("p.rego", "package jurisgate\ndecision := {\"allow\": true, \"regions\": [\"x\"]} if input.ok\n")]);
+        let e = load(&[(
+            "p.rego",
+            "package jurisgate\ndecision := {\"allow\": true, \"regions\": [\"x\"]} if input.ok\n",
+        )]);
         assert_eq!(e.decide_value(&json!({})), Decision::policy_error());
         assert!(matches!(e.evaluate(&json!({})), Err(EvalError::Undefined)));
         assert!(e.decide_value(&json!({"ok": true})).allow);
@@ -368,7 +375,10 @@ decision := {"allow": true, "regions": data.regions[input.j], "reason": "home"} 
 
     #[test]
     fn wrong_shape_fails_closed() {
-        let e = load(&[("p.rego", "package jurisgate\ndecision := {\"allow\": true, \"reason\": \"no regions\"}\n")]);
+        let e = load(&[(
+            "p.rego",
+            "package jurisgate\ndecision := {\"allow\": true, \"reason\": \"no regions\"}\n",
+        )]);
         assert_eq!(e.decide_value(&json!({})), Decision::policy_error());
         let err = e.evaluate(&json!({})).unwrap_err().to_string();
         assert!(err.contains("regions"), "{err}");
@@ -397,7 +407,7 @@ decision := {"allow": true, "regions": data.regions[input.j], "reason": "home"} 
     fn a_slow_policy_times_out_and_denies() {
         let tmp = folder(&[(
             "p.rego",
-            "package jurisgate\ndecision := {\"allow\": true, \"regions\": [\"a\"], \"reason\": sprintf(\"%d\", [n])} if {\n  n := count([x | some x in numbers.range(1, 50000000); x % 7 == 0])\n}\n",
+            "package jurisgate\ndecision := {\"allow\": true, \"regions\": [\"a\"], \"reason\": sprintf(\"%d\", [n])} if {\n  n := count([1 | some x in numbers.range(1, 3000); some y in numbers.range(1, 3000); x != y])\n}\n",
         )]);
         let opts = EngineOptions {
             timeout: Duration::from_millis(20),
@@ -406,7 +416,13 @@ decision := {"allow": true, "regions": data.regions[input.j], "reason": "home"} 
         let started = Instant::now();
         let r = e.evaluate(&json!({}));
         assert!(matches!(r, Err(EvalError::Timeout(_))), "{r:?}");
-        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        // The timer is cooperative: it stops this loop soon after the cap,
+        // long before its nine million iterations finish.
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
         assert_eq!(e.decide_value(&json!({})), Decision::policy_error());
     }
 
@@ -422,9 +438,18 @@ decision := {"allow": true, "regions": data.regions[input.j], "reason": "home"} 
 
     #[test]
     fn parse_errors_name_file_line_and_column() {
-        let tmp = folder(&[("p.rego", "package jurisgate\n\ndecision := {\"allow\": true,, }\n")]);
+        let tmp = folder(&[(
+            "p.rego",
+            "package jurisgate\n\ndecision := {\"allow\": true,, }\n",
+        )]);
         let e = PolicyEngine::load(tmp.path(), &EngineOptions::default()).unwrap_err();
-        let PolicyError::Parse { line, column, message, .. } = &e else {
+        let PolicyError::Parse {
+            line,
+            column,
+            message,
+            ..
+        } = &e
+        else {
             panic!("expected a parse error, got {e}");
         };
         assert_eq!(*line, Some(3));
@@ -436,9 +461,16 @@ decision := {"allow": true, "regions": data.regions[input.j], "reason": "home"} 
     fn revision_changes_when_a_file_changes() {
         let tmp = folder(&[("p.rego", ALLOW_US), ("data.json", r#"{"regions": {}}"#)]);
         let opts = EngineOptions::default();
-        let r1 = PolicyEngine::load(tmp.path(), &opts).unwrap().revision().to_string();
+        let r1 = PolicyEngine::load(tmp.path(), &opts)
+            .unwrap()
+            .revision()
+            .to_string();
         assert!(r1.starts_with("sha256:") && r1.len() == 7 + 64, "{r1}");
-        std::fs::write(tmp.path().join("data.json"), r#"{"regions": {"US": ["us-east"]}}"#).unwrap();
+        std::fs::write(
+            tmp.path().join("data.json"),
+            r#"{"regions": {"US": ["us-east"]}}"#,
+        )
+        .unwrap();
         let e = PolicyEngine::load(tmp.path(), &opts).unwrap();
         assert_ne!(e.revision(), r1);
         let names: Vec<_> = e.files().iter().map(|f| f.path.as_str()).collect();
@@ -447,7 +479,10 @@ decision := {"allow": true, "regions": data.regions[input.j], "reason": "home"} 
 
     #[test]
     fn package_values_show_defined_rules() {
-        let e = load(&[("p.rego", "package jurisgate\nhome := input.j\ndecision := {\"allow\": false}\n")]);
+        let e = load(&[(
+            "p.rego",
+            "package jurisgate\nhome := input.j\ndecision := {\"allow\": false}\n",
+        )]);
         let v = e.package_values(&json!({"j": "US"})).unwrap();
         assert_eq!(v["home"], "US");
         assert_eq!(v["decision"]["allow"], false);
@@ -457,7 +492,10 @@ decision := {"allow": true, "regions": data.regions[input.j], "reason": "home"} 
     fn decisions_are_cheap_and_thread_safe() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<PolicyEngine>();
-        let e = Arc::new(load(&[("p.rego", ALLOW_US), ("data.json", r#"{"regions": {"US": ["us-east"]}}"#)]));
+        let e = Arc::new(load(&[
+            ("p.rego", ALLOW_US),
+            ("data.json", r#"{"regions": {"US": ["us-east"]}}"#),
+        ]));
         const PER_THREAD: u32 = 500;
         let started = Instant::now();
         let handles: Vec<_> = (0..4)

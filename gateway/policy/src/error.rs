@@ -88,7 +88,9 @@ pub enum PolicyError {
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     /// `data.jurisgate.decision` is undefined for this input.
-    #[error("data.jurisgate.decision is undefined for this input (add a `default decision := ...`)")]
+    #[error(
+        "data.jurisgate.decision is undefined for this input (add a `default decision := ...`)"
+    )]
     Undefined,
     /// The decision has the wrong shape.
     #[error("data.jurisgate.decision has the wrong shape: {0}")]

@@ -34,9 +34,7 @@ pub struct PolicyFileHash {
 /// One Rego source file.
 #[derive(Debug, Clone)]
 pub(crate) struct RegoFile {
-    /// Path relative to the folder (used as the module's name in messages).
-    pub(crate) rel: String,
-    /// Full path.
+    /// The path as found (the folder joined with the file name).
     pub(crate) path: PathBuf,
     /// The text.
     pub(crate) text: String,
@@ -94,11 +92,7 @@ impl PolicySources {
                     e.utf8_error().valid_up_to()
                 ),
             })?;
-            let file = RegoFile {
-                rel: name,
-                path,
-                text,
-            };
+            let file = RegoFile { path, text };
             if is_test {
                 tests.push(file);
             } else {
@@ -197,7 +191,11 @@ mod tests {
         write(tmp.path(), "p.rego", "package jurisgate\n");
         write(tmp.path(), "data.json", "{}");
         let r1 = PolicySources::read(tmp.path()).unwrap().revision;
-        write(tmp.path(), "p_test.rego", "package jurisgate\ntest_x if true\n");
+        write(
+            tmp.path(),
+            "p_test.rego",
+            "package jurisgate\ntest_x if true\n",
+        );
         assert_eq!(PolicySources::read(tmp.path()).unwrap().revision, r1);
         write(tmp.path(), "data.json", "{\"a\": 1}");
         let r2 = PolicySources::read(tmp.path()).unwrap().revision;

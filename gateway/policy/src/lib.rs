@@ -9,18 +9,28 @@
 //! time-out is a deny with reason `policy_error`. This crate does not route,
 //! forward or write audit records.
 
+mod check;
 mod decision;
 mod engine;
 mod error;
 pub mod files;
 mod input;
 mod permitted;
+mod probe;
+mod replay;
+mod runner;
 mod shape;
 
+pub use check::{CheckReport, Problem, Severity, check, load_checked};
 pub use decision::{Decision, Obligations, POLICY_ERROR};
 pub use engine::{DECISION_RULE, EngineOptions, PACKAGE, PolicyEngine};
 pub use error::{EvalError, PolicyError};
 pub use files::PolicyFileHash;
 pub use input::{Destination, PolicyInput, RequestFacts, Resource};
 pub use permitted::Permitted;
+pub use probe::FailureDetail;
+pub use replay::{ChangeGroup, EXAMPLES_PER_GROUP, ReplayRecord, ReplayReport, replay, summarize};
+pub use runner::{
+    Coverage, FileCoverage, TestCase, TestOptions, TestOutcome, TestReport, run_tests,
+};
 pub use shape::{ShapeError, decision_from_json};

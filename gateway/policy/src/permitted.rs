@@ -71,7 +71,10 @@ mod tests {
     fn only_allowing_decisions_with_regions_permit() {
         let deny = Arc::new(Decision::deny("no"));
         assert!(Permitted::new((), deny).is_err());
-        let empty = Arc::new(Decision { allow: true, ..Decision::deny("") });
+        let empty = Arc::new(Decision {
+            allow: true,
+            ..Decision::deny("")
+        });
         assert!(Permitted::new((), empty).is_err());
         let ok = Arc::new(Decision {
             allow: true,

@@ -38,13 +38,21 @@ const OBLIGATION_KEYS: [&str; 3] = ["pseudonymize", "redact", "response_headers"
 /// A [`ShapeError`] naming the first key that is missing, unknown or of the
 /// wrong type; `allow: true` with no region is an error too.
 pub fn decision_from_json(value: &Value) -> Result<Decision, ShapeError> {
-    let obj = value
-        .as_object()
-        .ok_or_else(|| err("decision", format!("expected an object, got {}", kind(value))))?;
+    let obj = value.as_object().ok_or_else(|| {
+        err(
+            "decision",
+            format!("expected an object, got {}", kind(value)),
+        )
+    })?;
     refuse_unknown_keys(obj, &DECISION_KEYS, "")?;
     let allow = match obj.get("allow") {
         Some(Value::Bool(b)) => *b,
-        Some(other) => return Err(err("allow", format!("expected a boolean, got {}", kind(other)))),
+        Some(other) => {
+            return Err(err(
+                "allow",
+                format!("expected a boolean, got {}", kind(other)),
+            ));
+        }
         None => return Err(err("allow", "missing (it is required)")),
     };
     let regions = match obj.get("regions") {
@@ -52,14 +60,22 @@ pub fn decision_from_json(value: &Value) -> Result<Decision, ShapeError> {
         None => Vec::new(),
     };
     if allow && regions.is_empty() {
-        return Err(err("regions", "must name at least one region when allow is true"));
+        return Err(err(
+            "regions",
+            "must name at least one region when allow is true",
+        ));
     }
     if let Some((i, _)) = regions.iter().enumerate().find(|(_, r)| r.is_empty()) {
         return Err(err(format!("regions[{i}]"), "empty region name"));
     }
     let reason = match obj.get("reason") {
         Some(Value::String(s)) => s.clone(),
-        Some(other) => return Err(err("reason", format!("expected a string, got {}", kind(other)))),
+        Some(other) => {
+            return Err(err(
+                "reason",
+                format!("expected a string, got {}", kind(other)),
+            ));
+        }
         None => String::new(),
     };
     let obligations = match obj.get("obligations") {
@@ -78,7 +94,10 @@ pub fn decision_from_json(value: &Value) -> Result<Decision, ShapeError> {
 
 fn obligations(value: &Value) -> Result<Obligations, ShapeError> {
     let obj = value.as_object().ok_or_else(|| {
-        err("obligations", format!("expected an object, got {}", kind(value)))
+        err(
+            "obligations",
+            format!("expected an object, got {}", kind(value)),
+        )
     })?;
     refuse_unknown_keys(obj, &OBLIGATION_KEYS, "obligations.")?;
     let pointers = |name: &str| -> Result<Vec<String>, ShapeError> {
@@ -145,9 +164,12 @@ fn refuse_unknown_keys(
 }
 
 fn strings(value: &Value, key: &str) -> Result<Vec<String>, ShapeError> {
-    let items = value
-        .as_array()
-        .ok_or_else(|| err(key, format!("expected an array of strings, got {}", kind(value))))?;
+    let items = value.as_array().ok_or_else(|| {
+        err(
+            key,
+            format!("expected an array of strings, got {}", kind(value)),
+        )
+    })?;
     items
         .iter()
         .enumerate()
@@ -221,11 +243,26 @@ mod tests {
             (json!({"allow": true, "regions": ["a", 1]}), "regions[1]"),
             (json!({"allow": false, "reason": 3}), "reason"),
             (json!({"allow": false, "obligation": {}}), "obligation"),
-            (json!({"allow": false, "obligations": {"pseudonymise": []}}), "obligations.pseudonymise"),
-            (json!({"allow": false, "obligations": {"redact": ["user.email"]}}), "obligations.redact[0]"),
-            (json!({"allow": false, "obligations": {"response_headers": {"X-Up": "a"}}}), "obligations.response_headers.X-Up"),
-            (json!({"allow": false, "obligations": {"response_headers": {"x": "a\r\nb: c"}}}), "obligations.response_headers.x"),
-            (json!({"allow": false, "obligations": {"response_headers": {"x": 1}}}), "obligations.response_headers.x"),
+            (
+                json!({"allow": false, "obligations": {"pseudonymise": []}}),
+                "obligations.pseudonymise",
+            ),
+            (
+                json!({"allow": false, "obligations": {"redact": ["user.email"]}}),
+                "obligations.redact[0]",
+            ),
+            (
+                json!({"allow": false, "obligations": {"response_headers": {"X-Up": "a"}}}),
+                "obligations.response_headers.X-Up",
+            ),
+            (
+                json!({"allow": false, "obligations": {"response_headers": {"x": "a\r\nb: c"}}}),
+                "obligations.response_headers.x",
+            ),
+            (
+                json!({"allow": false, "obligations": {"response_headers": {"x": 1}}}),
+                "obligations.response_headers.x",
+            ),
         ];
         for (value, key) in cases {
             let e = decision_from_json(&value).unwrap_err();

@@ -237,12 +237,12 @@ impl Gateway {
     async fn refuse(&self, facts: &Facts, refusal: Refusal) -> Response<BoxBody> {
         let status = refusal.status().as_u16();
         let mut event = decision_event(facts, None, Some(status));
-        if let Event::Decision(d) = &mut event
-            && facts.decision.as_ref().is_none_or(|dec| dec.allow)
-        {
-            d.decision.allow = false;
-            d.decision.regions.clear();
-            d.decision.reason = refusal.reason();
+        if let Event::Decision(d) = &mut event {
+            d.refusal = Some(refusal.reason());
+            if facts.decision.is_none() {
+                // No policy decided (refused before the policy was asked): the outcome is the refusal.
+                d.decision.reason = refusal.reason();
+            }
         }
         let response = match self.audit.append(event).await {
             Ok(_) => refusal.into_response(facts.id.as_str()),
@@ -365,6 +365,7 @@ fn decision_event(facts: &Facts, to: Option<&Selected>, status: Option<u16>) -> 
         pool: to.map(|s| s.pool.clone()),
         region: to.map(|s| s.region.clone()),
         status,
+        refusal: None,
         policy_revision: facts.revision.clone(),
         input: facts.input.clone(),
     }))

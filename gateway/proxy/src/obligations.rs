@@ -21,10 +21,10 @@ use serde_json::Value;
 
 use crate::normalize::{GATEWAY_PREFIX, HOP_BY_HOP};
 
-/// Deepest nesting of arrays and objects accepted in a body (serde_json's
-/// own recursion limit is also 128; checking first gives a clear error and
-/// keeps the walk below bounded).
-pub const MAX_JSON_DEPTH: usize = 128;
+/// Deepest nesting of arrays and objects accepted in a body. It stays below
+/// serde_json's own recursion limit (128); checking first gives an error
+/// that names the byte, and bounds the recursive walk and drop.
+pub const MAX_JSON_DEPTH: usize = 100;
 
 /// Why an obligation could not be met (the proxy answers 502).
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +93,11 @@ impl ObligationError {
 ///   matches.
 ///
 /// With no pointers at all, the body is returned unchanged and not parsed.
-/// Otherwise the output is re-serialised compact JSON (member order kept).
+/// Otherwise the output is re-serialised compact JSON: member order is
+/// kept, a member repeated in the input keeps only its last value, and
+/// numbers go through serde_json's `u64`/`i64`/`f64`, so `1e3` is written
+/// `1000.0`, integers beyond 64 bits lose precision, and without serde_json's
+/// `float_roundtrip` feature a float may move by one unit in its last place.
 ///
 /// # Errors
 /// [`ObligationError::InvalidPointer`] for a malformed pointer,
@@ -109,13 +113,21 @@ pub fn apply_json_obligations(
         return Ok(body.to_vec());
     }
     // Pointers first: a policy mistake is reported as such, whatever the body.
-    let pseudonymize = pseudonymize.iter().map(|p| parse_pointer(p)).collect::<Result<Vec<_>, _>>()?;
-    let redact = redact.iter().map(|p| parse_pointer(p)).collect::<Result<Vec<_>, _>>()?;
+    let pseudonymize = pseudonymize
+        .iter()
+        .map(|p| parse_pointer(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let redact = redact
+        .iter()
+        .map(|p| parse_pointer(p))
+        .collect::<Result<Vec<_>, _>>()?;
 
     check_depth(body)?;
     let mut document: Value = serde_json::from_slice(body).map_err(ObligationError::NotJson)?;
     for pointer in &pseudonymize {
-        visit(&mut document, pointer, &mut |value| pseudonymize_value(value, pseudonymizer));
+        visit(&mut document, pointer, &mut |value| {
+            pseudonymize_value(value, pseudonymizer)
+        });
     }
     for pointer in &redact {
         if pointer.is_empty() {
@@ -137,7 +149,10 @@ enum Step {
 }
 
 fn parse_pointer(pointer: &str) -> Result<Vec<Step>, ObligationError> {
-    let invalid = |problem| ObligationError::InvalidPointer { pointer: pointer.to_string(), problem };
+    let invalid = |problem| ObligationError::InvalidPointer {
+        pointer: pointer.to_string(),
+        problem,
+    };
     if pointer.is_empty() {
         return Ok(Vec::new());
     }
@@ -294,7 +309,9 @@ pub fn apply_response_headers(
         let header = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| ObligationError::InvalidHeaderName(name.clone()))?;
         let lower = header.as_str();
-        if HOP_BY_HOP.contains(&lower) || lower == "content-length" || lower.starts_with(GATEWAY_PREFIX)
+        if HOP_BY_HOP.contains(&lower)
+            || lower == "content-length"
+            || lower.starts_with(GATEWAY_PREFIX)
         {
             return Err(ObligationError::ForbiddenHeader(name.clone()));
         }
@@ -324,9 +341,13 @@ mod tests {
 
     fn apply(body: &Value, pseudonymize: &[&str], redact: &[&str]) -> Value {
         let bytes = serde_json::to_vec(body).unwrap();
-        let out =
-            apply_json_obligations(&bytes, &strings(pseudonymize), &strings(redact), &pseudonymizer())
-                .unwrap();
+        let out = apply_json_obligations(
+            &bytes,
+            &strings(pseudonymize),
+            &strings(redact),
+            &pseudonymizer(),
+        )
+        .unwrap();
         serde_json::from_slice(&out).unwrap()
     }
 
@@ -361,7 +382,11 @@ mod tests {
             {"phone": "3"},
             "not an object"
         ], "by_id": {"k1": {"ssn": "111"}, "k2": {"ssn": "222"}}});
-        let out = apply(&body, &["/items/*/email"], &["/items/*/phone", "/by_id/*/ssn"]);
+        let out = apply(
+            &body,
+            &["/items/*/email"],
+            &["/items/*/phone", "/by_id/*/ssn"],
+        );
         assert_eq!(
             out,
             json!({"items": [
@@ -377,8 +402,15 @@ mod tests {
     fn nested_arrays_and_indices() {
         let p = pseudonymizer();
         let body = json!({"m": [["a", "b"], ["c", "d", "e"]]});
-        let out = apply(&body, &["/m/*/1"], &["/m/1/0", "/m/1/2", "/m/01", "/m/-", "/m/9"]);
-        assert_eq!(out, json!({"m": [["a", p.pseudonym("b")], [null, p.pseudonym("d"), null]]}));
+        let out = apply(
+            &body,
+            &["/m/*/1"],
+            &["/m/1/0", "/m/1/2", "/m/01", "/m/-", "/m/9"],
+        );
+        assert_eq!(
+            out,
+            json!({"m": [["a", p.pseudonym("b")], [null, p.pseudonym("d"), null]]})
+        );
         let out = apply(&body, &[], &["/m/*/*"]);
         assert_eq!(out, json!({"m": [[null, null], [null, null, null]]}));
     }
@@ -409,15 +441,28 @@ mod tests {
     #[test]
     fn pointers_that_match_nothing_change_nothing() {
         let body = json!({"user": {"email": "a@x"}, "list": [1, 2]});
-        let out = apply(&body, &["/nope", "/user/email/deeper", "/list/x", "/list/*/y"], &["/user/none", "/x/*"]);
+        let out = apply(
+            &body,
+            &["/nope", "/user/email/deeper", "/list/x", "/list/*/y"],
+            &["/user/none", "/x/*"],
+        );
         assert_eq!(out, body);
     }
 
     #[test]
     fn member_order_is_kept() {
         let body = br#"{"z":1,"email":"a@x","a":2}"#;
-        let out = apply_json_obligations(body, &[], &strings(&["/email"]), &pseudonymizer()).unwrap();
+        let out =
+            apply_json_obligations(body, &[], &strings(&["/email"]), &pseudonymizer()).unwrap();
         assert_eq!(out, br#"{"z":1,"a":2}"#);
+    }
+
+    #[test]
+    fn numbers_and_duplicates_outside_pointers() {
+        let body = br#"{"a":42,"b":-7,"c":1.5,"d":1e3,"e":"x","e":"y","gone":0}"#;
+        let out =
+            apply_json_obligations(body, &[], &strings(&["/gone"]), &pseudonymizer()).unwrap();
+        assert_eq!(out, br#"{"a":42,"b":-7,"c":1.5,"d":1000.0,"e":"y"}"#);
     }
 
     #[test]
@@ -429,8 +474,15 @@ mod tests {
 
     #[test]
     fn invalid_json_is_an_error() {
-        for body in [&b""[..], b"<html>", b"{\"a\":", b"{\"a\":1} trailing", b"\xff\xfe"] {
-            let err = apply_json_obligations(body, &[], &strings(&["/a"]), &pseudonymizer()).unwrap_err();
+        for body in [
+            &b""[..],
+            b"<html>",
+            b"{\"a\":",
+            b"{\"a\":1} trailing",
+            b"\xff\xfe",
+        ] {
+            let err =
+                apply_json_obligations(body, &[], &strings(&["/a"]), &pseudonymizer()).unwrap_err();
             assert_eq!(err.reason(), "not_json", "{body:?}: {err}");
         }
     }
@@ -440,13 +492,26 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         let err = apply_json_obligations(deep.as_bytes(), &[], &strings(&["/0"]), &pseudonymizer())
             .unwrap_err();
-        assert!(matches!(err, ObligationError::TooDeep { offset: MAX_JSON_DEPTH }), "{err}");
-        let ok = format!("{}{}", "[".repeat(MAX_JSON_DEPTH), "]".repeat(MAX_JSON_DEPTH));
+        assert!(
+            matches!(
+                err,
+                ObligationError::TooDeep {
+                    offset: MAX_JSON_DEPTH
+                }
+            ),
+            "{err}"
+        );
+        let ok = format!(
+            "{}{}",
+            "[".repeat(MAX_JSON_DEPTH),
+            "]".repeat(MAX_JSON_DEPTH)
+        );
         let out = apply_json_obligations(ok.as_bytes(), &[], &strings(&["/0"]), &pseudonymizer());
         assert!(out.is_ok(), "{out:?}");
         // Brackets inside strings do not count.
         let quoted = format!(r#"{{"a":"{}"}}"#, "[\\\"".repeat(1000));
-        apply_json_obligations(quoted.as_bytes(), &[], &strings(&["/a"]), &pseudonymizer()).unwrap();
+        apply_json_obligations(quoted.as_bytes(), &[], &strings(&["/a"]), &pseudonymizer())
+            .unwrap();
     }
 
     #[test]
@@ -493,7 +558,10 @@ mod tests {
             ]);
             let err = apply_response_headers(&mut headers, &set).unwrap_err();
             assert_eq!(err.reason(), reason, "{name}: {err}");
-            assert!(headers.is_empty(), "{name}: a header was set before the error");
+            assert!(
+                headers.is_empty(),
+                "{name}: a header was set before the error"
+            );
         }
     }
 

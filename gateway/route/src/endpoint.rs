@@ -94,7 +94,10 @@ mod tests {
     #[test]
     fn join_builds_the_probe_uri() {
         let b = Base::parse("http://10.0.0.1:9000").unwrap();
-        assert_eq!(b.join("/healthz?deep=1").unwrap().to_string(), "http://10.0.0.1:9000/healthz?deep=1");
+        assert_eq!(
+            b.join("/healthz?deep=1").unwrap().to_string(),
+            "http://10.0.0.1:9000/healthz?deep=1"
+        );
         assert!(b.join("healthz").is_err());
         assert!(b.join("/a b").is_err());
     }

@@ -132,7 +132,10 @@ impl HealthCell {
     pub(crate) fn record(&self, event: Event, t: Thresholds) -> (State, State) {
         let step = |word| Some(State::unpack(word).next(event, t).pack());
         // The closure always returns Some, so both arms carry the old word.
-        let old = match self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, step) {
+        let old = match self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, step)
+        {
             Ok(word) | Err(word) => State::unpack(word),
         };
         (old, old.next(event, t))
@@ -168,7 +171,16 @@ mod tests {
     #[test]
     fn any_success_breaks_a_failure_streak() {
         assert!(run(&[ProbeFailed, ProbeFailed, ProbeOk, ProbeFailed, ProbeFailed]).healthy);
-        assert!(run(&[PassiveFailed, PassiveFailed, PassiveOk, PassiveFailed, PassiveFailed]).healthy);
+        assert!(
+            run(&[
+                PassiveFailed,
+                PassiveFailed,
+                PassiveOk,
+                PassiveFailed,
+                PassiveFailed
+            ])
+            .healthy
+        );
     }
 
     #[test]
@@ -182,14 +194,27 @@ mod tests {
 
     #[test]
     fn passive_success_does_not_revive_a_down_endpoint() {
-        let events = [ProbeFailed, ProbeFailed, ProbeFailed, PassiveOk, PassiveOk, PassiveOk];
+        let events = [
+            ProbeFailed,
+            ProbeFailed,
+            ProbeFailed,
+            PassiveOk,
+            PassiveOk,
+            PassiveOk,
+        ];
         assert!(!run(&events).healthy);
     }
 
     #[test]
     fn revived_endpoint_needs_a_full_streak_to_go_down_again() {
         let events = [
-            ProbeFailed, ProbeFailed, ProbeFailed, ProbeOk, ProbeOk, ProbeFailed, ProbeFailed,
+            ProbeFailed,
+            ProbeFailed,
+            ProbeFailed,
+            ProbeOk,
+            ProbeOk,
+            ProbeFailed,
+            ProbeFailed,
         ];
         assert!(run(&events).healthy);
     }

@@ -293,7 +293,10 @@ fn build_pool(p: &jurisgate_config::Pool) -> Result<Pool, RouteError> {
         why: why.into(),
     };
     if health.interval.0.is_zero() {
-        return Err(bad_health("interval", "must be more than zero, like \"2s\""));
+        return Err(bad_health(
+            "interval",
+            "must be more than zero, like \"2s\"",
+        ));
     }
     if health.timeout.0.is_zero() {
         return Err(bad_health("timeout", "must be more than zero, like \"1s\""));

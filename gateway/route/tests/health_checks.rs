@@ -102,12 +102,12 @@ fn pool(name: &str, endpoints: &[String], unhealthy_after: u32, healthy_after: u
         health: HealthCheck {
             path: "/healthz".into(),
             interval: Dur::millis(20),
-            timeout: Dur::millis(150),
+            timeout: Dur::millis(400),
             unhealthy_after,
             healthy_after,
         },
         max_idle_per_endpoint: 8,
-        connect_timeout: Dur::millis(150),
+        connect_timeout: Dur::millis(400),
         request_timeout: Dur::secs(1),
     }
 }
@@ -117,9 +117,9 @@ fn endpoints(pools: &Pools) -> Vec<EndpointHealth> {
     pools.health_snapshot().remove(0).endpoints
 }
 
-/// Polls `check` until it holds or five seconds pass.
+/// Polls `check` until it holds or ten seconds pass (generous for loaded CI).
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -131,15 +131,24 @@ async fn failing_endpoint_goes_down_after_n_probes_and_comes_back() {
     let good = Upstream::start(Mode::Ok).await;
     let bad = Upstream::start(Mode::Error).await;
     let tls = "https://127.0.0.1:1".to_owned();
-    let pools = Arc::new(
-        Pools::from_config(&[pool("p", &[good.url(), bad.url(), tls], 3, 2)]).unwrap(),
-    );
+    let pools =
+        Arc::new(Pools::from_config(&[pool("p", &[good.url(), bad.url(), tls], 3, 2)]).unwrap());
     let checks = pools.spawn_health_checks();
 
     eventually("the 500 endpoint is down", || !endpoints(&pools)[1].healthy).await;
-    assert!(bad.connections() >= 3, "down after {} probes", bad.connections());
-    eventually("the good endpoint was probed a few times", || good.connections() >= 5).await;
-    assert!(endpoints(&pools)[0].healthy, "an endpoint answering 200 went down");
+    assert!(
+        bad.connections() >= 3,
+        "down after {} probes",
+        bad.connections()
+    );
+    eventually("the good endpoint was probed a few times", || {
+        good.connections() >= 5
+    })
+    .await;
+    assert!(
+        endpoints(&pools)[0].healthy,
+        "an endpoint answering 200 went down"
+    );
 
     // Only the healthy endpoints take traffic meanwhile.
     let permitted = Permitted::new(
@@ -175,12 +184,14 @@ async fn closed_hung_and_refused_connections_are_failures() {
         format!("http://{}", l.local_addr().unwrap())
     };
     let pools = Arc::new(
-        Pools::from_config(&[pool("p", &[closing.url(), hanging.url(), refused], 2, 1)])
-            .unwrap(),
+        Pools::from_config(&[pool("p", &[closing.url(), hanging.url(), refused], 2, 1)]).unwrap(),
     );
     let _checks = pools.spawn_health_checks();
 
-    eventually("all three are down", || endpoints(&pools).iter().all(|e| !e.healthy)).await;
+    eventually("all three are down", || {
+        endpoints(&pools).iter().all(|e| !e.healthy)
+    })
+    .await;
     assert!(!pools.health_snapshot()[0].healthy);
 
     closing.set(Mode::Ok);
@@ -214,7 +225,10 @@ async fn passive_failure_ejects_and_probes_readmit() {
     pools.report_failure(&selected.endpoint);
     // Two probes, at least one interval apart, are needed to come back.
     assert!(pools.select(&permitted, &route).is_err());
-    eventually("probes bring it back", || pools.select(&permitted, &route).is_ok()).await;
+    eventually("probes bring it back", || {
+        pools.select(&permitted, &route).is_ok()
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -155,7 +155,9 @@ fn parse_root(s: &str) -> Result<Hash, CheckpointError> {
         why,
     };
     // The STANDARD engine rejects non-canonical padding and trailing bits.
-    let bytes = STANDARD.decode(s).map_err(|_| bad("not canonical base64"))?;
+    let bytes = STANDARD
+        .decode(s)
+        .map_err(|_| bad("not canonical base64"))?;
     bytes.try_into().map_err(|_| bad("not 32 bytes"))
 }
 

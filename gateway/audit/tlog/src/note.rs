@@ -85,7 +85,10 @@ pub enum NoteError {
 /// Whether `name` may name a key: non-empty, no Unicode whitespace, no `+`.
 #[must_use]
 pub fn valid_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control())
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
 }
 
 /// The key id: the first 4 bytes, big-endian, of
@@ -272,7 +275,12 @@ impl NoteVerifier {
     pub fn to_text(&self) -> String {
         let mut material = vec![ALG_ED25519];
         material.extend_from_slice(self.key.as_bytes());
-        format!("{}+{:08x}+{}", self.name, self.id, STANDARD.encode(material))
+        format!(
+            "{}+{:08x}+{}",
+            self.name,
+            self.id,
+            STANDARD.encode(material)
+        )
     }
 
     /// Key name.
@@ -306,7 +314,9 @@ impl NoteVerifier {
         let text = &note[..=split];
         let sigs = &note[split + 2..];
         let Some(sigs) = sigs.strip_suffix('\n') else {
-            return Err(NoteError::Malformed("signature lines do not end with a newline"));
+            return Err(NoteError::Malformed(
+                "signature lines do not end with a newline",
+            ));
         };
         let mut verified = false;
         for (i, line) in sigs.split('\n').enumerate() {
@@ -365,7 +375,11 @@ fn split_key<'a>(kind: &'static str, s: &'a str) -> Result<(&'a str, u32, Vec<u8
     let name = parts.next().unwrap_or_default();
     let id_hex = parts.next().ok_or_else(|| bad("missing key id"))?;
     let b64 = parts.next().ok_or_else(|| bad("missing key material"))?;
-    if id_hex.len() != 8 || !id_hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if id_hex.len() != 8
+        || !id_hex
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
         return Err(bad("key id is not 8 lowercase hex digits"));
     }
     let id = u32::from_str_radix(id_hex, 16).map_err(|_| bad("key id is not hex"))?;

@@ -23,8 +23,16 @@ fn roots_and_proofs_agree_with_ct_merkle_for_sizes_1_to_200() {
         compact.push(ours[n]);
         let size = n + 1;
         let their_root: Vec<u8> = theirs.root().as_bytes().to_vec();
-        assert_eq!(root_of(&ours[..size]).to_vec(), their_root, "root, size {size}");
-        assert_eq!(compact.root().to_vec(), their_root, "compact root, size {size}");
+        assert_eq!(
+            root_of(&ours[..size]).to_vec(),
+            their_root,
+            "root, size {size}"
+        );
+        assert_eq!(
+            compact.root().to_vec(),
+            their_root,
+            "compact root, size {size}"
+        );
         for idx in 0..size {
             assert_eq!(
                 flatten(&inclusion_proof(&ours[..size], idx as u64).unwrap()),

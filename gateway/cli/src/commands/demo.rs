@@ -14,7 +14,7 @@ pub(crate) struct DemoArgs {
 }
 
 pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
-    super::serve::init_logging(false, "warn");
+    super::serve::init_logging(false, "error");
     let ok = jurisgate_demo::run(&jurisgate_demo::DemoOptions { keep: args.keep.clone() })?;
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

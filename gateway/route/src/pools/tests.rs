@@ -51,7 +51,11 @@ fn take_down(pools: &Pools, p: usize, e: usize) {
 
 fn three_pools() -> Pools {
     Pools::from_config(&[
-        pool_config("us-1", "us-east", &names(&["http://10.0.0.1:80", "http://10.0.0.2:80"])),
+        pool_config(
+            "us-1",
+            "us-east",
+            &names(&["http://10.0.0.1:80", "http://10.0.0.2:80"]),
+        ),
         pool_config("us-2", "us-west", &names(&["http://10.0.1.1:80"])),
         pool_config("eu-1", "eu-west", &names(&["http://10.0.2.1:80"])),
     ])
@@ -62,7 +66,9 @@ fn three_pools() -> Pools {
 fn picks_first_approved_pool_in_route_order() {
     let pools = three_pools();
     let route = names(&["eu-1", "us-2", "us-1"]);
-    let s = pools.select(&permit(&["us-east", "us-west"]), &route).unwrap();
+    let s = pools
+        .select(&permit(&["us-east", "us-west"]), &route)
+        .unwrap();
     assert_eq!((s.pool.as_str(), s.region.as_str()), ("us-2", "us-west"));
     assert_eq!(s.base.to_string(), "http://10.0.1.1:80/");
     assert_eq!(s.connect_timeout, Duration::from_millis(250));
@@ -89,7 +95,11 @@ fn fails_over_inside_the_approved_set_only() {
         .collect();
     assert_eq!(
         considered,
-        [("us-2", true, false), ("us-1", true, false), ("eu-1", false, true)]
+        [
+            ("us-2", true, false),
+            ("us-1", true, false),
+            ("eu-1", false, true)
+        ]
     );
 }
 
@@ -114,7 +124,11 @@ fn round_robin_skips_down_endpoints() {
     let pools = Pools::from_config(&[pool_config(
         "p",
         "us-east",
-        &names(&["http://10.0.0.1:80", "http://10.0.0.2:80", "http://10.0.0.3:80"]),
+        &names(&[
+            "http://10.0.0.1:80",
+            "http://10.0.0.2:80",
+            "http://10.0.0.3:80",
+        ]),
     )])
     .unwrap();
     let route = names(&["p"]);
@@ -131,7 +145,10 @@ fn round_robin_skips_down_endpoints() {
     }
     assert_eq!(counts[1], 0, "a down endpoint got traffic");
     assert_eq!(counts[0] + counts[2], 30);
-    assert!(counts[0] >= 10 && counts[2] >= 10, "load not spread: {counts:?}");
+    assert!(
+        counts[0] >= 10 && counts[2] >= 10,
+        "load not spread: {counts:?}"
+    );
 }
 
 #[test]
@@ -166,8 +183,16 @@ fn destinations_follow_route_order_with_health() {
     assert_eq!(
         d,
         [
-            Destination { pool: "eu-1".into(), region: "eu-west".into(), healthy: false },
-            Destination { pool: "us-1".into(), region: "us-east".into(), healthy: true },
+            Destination {
+                pool: "eu-1".into(),
+                region: "eu-west".into(),
+                healthy: false
+            },
+            Destination {
+                pool: "us-1".into(),
+                region: "us-east".into(),
+                healthy: true
+            },
         ]
     );
 }
@@ -188,8 +213,16 @@ fn snapshot_lists_every_endpoint() {
             region: "us-east".into(),
             healthy: true,
             endpoints: vec![
-                EndpointHealth { endpoint: "http://10.0.0.1:80/".into(), healthy: false, probed: true },
-                EndpointHealth { endpoint: "https://10.0.0.2:443/".into(), healthy: true, probed: false },
+                EndpointHealth {
+                    endpoint: "http://10.0.0.1:80/".into(),
+                    healthy: false,
+                    probed: true
+                },
+                EndpointHealth {
+                    endpoint: "https://10.0.0.2:443/".into(),
+                    healthy: true,
+                    probed: false
+                },
             ],
         }]
     );
@@ -199,24 +232,37 @@ fn snapshot_lists_every_endpoint() {
 fn bad_pools_are_refused_with_the_pool_named() {
     let ok = || pool_config("p", "us-east", &names(&["http://10.0.0.1:80"]));
     let dup = Pools::from_config(&[ok(), ok()]).unwrap_err();
-    assert_eq!(dup.to_string(), "pool `p` is defined twice; pool names must be unique");
+    assert_eq!(
+        dup.to_string(),
+        "pool `p` is defined twice; pool names must be unique"
+    );
 
     let empty = Pools::from_config(&[pool_config("p", "us-east", &[])]).unwrap_err();
     assert!(matches!(empty, RouteError::NoEndpoints { .. }), "{empty}");
 
     let bad = pool_config("p", "us-east", &names(&["ftp://10.0.0.1:21"]));
     let err = Pools::from_config(&[bad]).unwrap_err();
-    assert!(err.to_string().starts_with("pool `p`: endpoint `ftp://10.0.0.1:21`: scheme `ftp`"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("pool `p`: endpoint `ftp://10.0.0.1:21`: scheme `ftp`"),
+        "{err}"
+    );
 
     let mut bad = ok();
     bad.health.path = "healthz".into();
     let err = Pools::from_config(&[bad]).unwrap_err();
-    assert!(err.to_string().starts_with("pool `p`: health.path:"), "{err}");
+    assert!(
+        err.to_string().starts_with("pool `p`: health.path:"),
+        "{err}"
+    );
 
     let mut bad = ok();
     bad.health.interval = Dur::millis(0);
     let err = Pools::from_config(&[bad]).unwrap_err();
-    assert!(err.to_string().starts_with("pool `p`: health.interval:"), "{err}");
+    assert!(
+        err.to_string().starts_with("pool `p`: health.interval:"),
+        "{err}"
+    );
 
     let mut bad = ok();
     bad.health.timeout = Dur::millis(0);
@@ -233,7 +279,10 @@ fn bad_pools_are_refused_with_the_pool_named() {
 
 /// A random pool set: each pool a region index and per-endpoint health.
 fn pool_sets() -> impl Strategy<Value = Vec<(usize, Vec<bool>)>> {
-    prop::collection::vec((0..REGIONS.len(), prop::collection::vec(any::<bool>(), 1..4)), 1..7)
+    prop::collection::vec(
+        (0..REGIONS.len(), prop::collection::vec(any::<bool>(), 1..4)),
+        1..7,
+    )
 }
 
 proptest! {

@@ -1,0 +1,245 @@
+//! The handle the gateway holds: [`AuditLog`]. It only queues work for the
+//! writer thread ([`crate::writer`]) and waits for its answer; it never
+//! touches files itself, so appends from many tasks cannot interleave bytes.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::storage::{DiskStorage, Storage};
+use crate::writer::{Msg, Writer};
+use crate::{AuditError, Event};
+
+/// How hard the writer works to make a record survive a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `fdatasync` before an append returns (group commit shares the sync).
+    Fsync,
+    /// Write only; a crash can lose acknowledged records. Benchmarks only.
+    None,
+}
+
+/// How to open an audit log.
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    /// The audit folder (created if missing).
+    pub dir: PathBuf,
+    /// The signing key file written by `jurisgate audit keygen`.
+    pub signing_key: PathBuf,
+    /// The checkpoint origin line, e.g. `jurisgate.example/replica-1`.
+    pub origin: String,
+    /// Sync policy.
+    pub durability: Durability,
+    /// How often to write a checkpoint while the log grows.
+    pub checkpoint_every: Duration,
+    /// Size at which a segment is sealed and a new one started.
+    pub segment_max_bytes: u64,
+    /// Most records written and synced together.
+    pub batch_max: usize,
+    /// Most appends waiting; beyond that, appends fail at once.
+    pub queue_capacity: usize,
+}
+
+impl AuditOptions {
+    /// Options with the defaults for `dir`, `signing_key` and `origin`:
+    /// fsync, checkpoint every second, 64 MiB segments, batches of 1024,
+    /// a queue of 16384.
+    #[must_use]
+    pub fn new(dir: impl Into<PathBuf>, signing_key: impl Into<PathBuf>, origin: &str) -> Self {
+        Self {
+            dir: dir.into(),
+            signing_key: signing_key.into(),
+            origin: origin.to_string(),
+            durability: Durability::Fsync,
+            checkpoint_every: Duration::from_secs(1),
+            segment_max_bytes: 64 << 20,
+            batch_max: 1024,
+            queue_capacity: 16384,
+        }
+    }
+
+    fn validate(&self) -> Result<(), AuditError> {
+        let bad = |what: &str| Err(AuditError::Invalid(format!("audit options: {what}")));
+        if self.origin.is_empty() || self.origin.chars().any(char::is_control) {
+            return bad("origin must be one non-empty line");
+        }
+        if self.checkpoint_every.is_zero() {
+            return bad("checkpoint_every must be more than zero");
+        }
+        if self.batch_max == 0 || self.queue_capacity == 0 {
+            return bad("batch_max and queue_capacity must be at least 1");
+        }
+        if self.segment_max_bytes == 0 {
+            return bad("segment_max_bytes must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// The writer's health, for `/readyz` and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditStatus {
+    /// Whether the last write and sync succeeded (and the log is open).
+    pub writable: bool,
+    /// Appends queued and not yet taken by the writer.
+    pub queue_depth: usize,
+    /// The sequence number the next record will get.
+    pub next_seq: u64,
+    /// The last write-side error, if any since open.
+    pub last_error: Option<String>,
+    /// Number of segment syncs done (fewer than records under load: group commit).
+    pub syncs: u64,
+    /// Tree size of the latest checkpoint written.
+    pub checkpoint_size: Option<u64>,
+}
+
+/// State shared by the handles and the writer thread.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) status: Mutex<AuditStatus>,
+    pub(crate) queue_depth: AtomicUsize,
+    pub(crate) closed: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn update(&self, f: impl FnOnce(&mut AuditStatus)) {
+        // A poisoned lock only means another thread panicked mid-update;
+        // the status is still the best information there is.
+        let mut s = self
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut s);
+    }
+}
+
+/// A handle to the audit writer. Cheap to clone; `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct AuditLog {
+    tx: SyncSender<Msg>,
+    shared: Arc<Shared>,
+}
+
+impl AuditLog {
+    /// Opens (recovering if needed) the log in `opts.dir`, starts the writer
+    /// and appends a `startup` record saying what recovery found.
+    ///
+    /// # Errors
+    /// [`AuditError::Invalid`] for bad options, [`AuditError::Key`] for a bad
+    /// key, [`AuditError::Corrupt`] when the log on disk is damaged beyond a
+    /// torn final line, [`AuditError::Unavailable`] when the startup record
+    /// cannot be written.
+    pub async fn open(opts: AuditOptions, version: &str) -> Result<AuditLog, AuditError> {
+        Self::open_with(opts, version, Box::new(DiskStorage)).await
+    }
+
+    pub(crate) async fn open_with(
+        opts: AuditOptions,
+        version: &str,
+        storage: Box<dyn Storage>,
+    ) -> Result<AuditLog, AuditError> {
+        opts.validate()?;
+        let signer = crate::keys::load_signing_key(&opts.signing_key)?;
+        if opts.durability == Durability::None {
+            tracing::warn!(
+                dir = %opts.dir.display(),
+                "audit durability is 'none': acknowledged records can be lost in a crash; use only for benchmarks"
+            );
+        }
+        let shared = Arc::new(Shared {
+            status: Mutex::new(AuditStatus {
+                writable: false,
+                queue_depth: 0,
+                next_seq: 0,
+                last_error: None,
+                syncs: 0,
+                checkpoint_size: None,
+            }),
+            queue_depth: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+        });
+        let (tx, rx) = mpsc::sync_channel(opts.queue_capacity);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let thread_shared = Arc::clone(&shared);
+        let version = version.to_string();
+        std::thread::Builder::new()
+            .name("jurisgate-audit-writer".into())
+            .spawn(
+                move || match Writer::open(opts, signer, storage, thread_shared, &version) {
+                    Ok(writer) => {
+                        let _ = ready_tx.send(Ok(()));
+                        writer.run(&rx);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                },
+            )
+            .map_err(|e| AuditError::Unavailable(format!("cannot start the audit writer: {e}")))?;
+        ready_rx
+            .await
+            .map_err(|_| AuditError::Unavailable("audit writer stopped while opening".into()))??;
+        Ok(AuditLog { tx, shared })
+    }
+
+    /// Appends a record and returns its sequence number once it is written
+    /// and (with [`Durability::Fsync`]) synced.
+    ///
+    /// # Errors
+    /// [`AuditError::Unavailable`] when the queue is full, the log is
+    /// closed, or the write or sync failed: the record is not in the log.
+    pub async fn append(&self, event: Event) -> Result<u64, AuditError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Msg::Append(event, tx))?;
+        rx.await
+            .map_err(|_| AuditError::Unavailable("audit writer stopped".into()))?
+    }
+
+    /// The writer's health.
+    #[must_use]
+    pub fn status(&self) -> AuditStatus {
+        let mut s = self
+            .shared
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        s.queue_depth = self.shared.queue_depth.load(Ordering::Relaxed);
+        s
+    }
+
+    /// Appends a `shutdown` record, writes the final checkpoint (covering
+    /// every record, the shutdown included) and stops the writer. Later
+    /// appends fail with [`AuditError::Unavailable`].
+    ///
+    /// # Errors
+    /// [`AuditError::Unavailable`] when the log was already closed or the
+    /// final writes failed.
+    pub async fn close(&self, reason: &str) -> Result<(), AuditError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Msg::Close(reason.to_string(), tx))?;
+        rx.await
+            .map_err(|_| AuditError::Unavailable("audit writer stopped".into()))?
+    }
+
+    fn send(&self, msg: Msg) -> Result<(), AuditError> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(AuditError::Unavailable("audit log is closed".into()));
+        }
+        self.shared.queue_depth.fetch_add(1, Ordering::Relaxed);
+        match self.tx.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.shared.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                Err(AuditError::Unavailable(match e {
+                    TrySendError::Full(_) => "audit queue is full".into(),
+                    TrySendError::Disconnected(_) => "audit log is closed".into(),
+                }))
+            }
+        }
+    }
+}
