@@ -53,7 +53,7 @@ fn check_names_the_key_and_line_of_each_error() {
         ("unknown pool", "pools = [\"us-east\"]", "pools = [\"us-esat\"]", ":17:10: `route[0].pools[0]`: no pool is named `us-esat`"),
         ("unknown data class", "data_class = \"protected\"", "data_class = \"secret\"", ":16:14: `route[0].data_class`: `secret` is not a data class"),
         ("route without pools", "pools = [\"us-east\"]", "pools = []", "`route[0].pools`: route `messages` has no pools"),
-        ("typo in a key", "data_class =", "data_clas =", ":16:1: unknown field `data_clas`"),
+        ("typo in a key", "data_class =", "data_clas =", ":16:1: `data_clas`: unknown field `data_clas`, expected one of"),
         ("bad endpoint", "http://127.0.0.1:9", "127.0.0.1:9", "`pool[0].endpoints[0]`: `127.0.0.1:9` must start with http://"),
         ("bad duration", "[server]", "[server]\nidle_timeout = \"soon\"", "`soon` is not a duration"),
         ("missing key file", "signing_key = \"k\"", "signing_key = \"nope.key\"", "`audit.signing_key`: signing key"),

@@ -60,6 +60,9 @@ impl Who {
     }
 }
 
+/// A check of a successful response's JSON body.
+type BodyCheck = fn(&Value) -> Result<(), String>;
+
 /// One step of the tour.
 struct Step {
     name: &'static str,
@@ -71,7 +74,7 @@ struct Step {
     before: Option<Outage>,
     expect_status: StatusCode,
     expect_region: Option<&'static str>,
-    check: Option<fn(&Value) -> Result<(), String>>,
+    check: Option<BodyCheck>,
 }
 
 #[derive(Clone, Copy)]
@@ -416,10 +419,10 @@ fn check_against_audit(outcomes: &mut [Outcome], records: &[Record], stores: &[R
     for store in stores {
         for r in store.received() {
             let id = r.request_id.unwrap_or_default();
-            if decision_for(records, &id).is_none() {
-                if let Some(o) = outcomes.first_mut() {
-                    o.problems.push(format!("store {} received {id} with no decision record", store.region()));
-                }
+            if decision_for(records, &id).is_none()
+                && let Some(o) = outcomes.first_mut()
+            {
+                o.problems.push(format!("store {} received {id} with no decision record", store.region()));
             }
         }
     }

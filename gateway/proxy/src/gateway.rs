@@ -1,14 +1,14 @@
 //! The request path, in order, in one place:
 //!
-//! 1. normalise   — one canonical path, hostile input refused, inbound x-jurisgate-* removed
-//! 2. attribute   — subject jurisdiction and requester from verified sources only
-//! 3. classify    — route table → service, data class, candidate pools
-//! 4. decide      — Rego `data.jurisgate.decision`; errors deny
-//! 5. route       — only a `Permitted` request reaches the router, which picks an
-//!                  approved, healthy pool or refuses
-//! 6. audit       — the decision record is durable before anything moves on
-//! 7. forward     — to the chosen endpoint, with the gateway's own headers
-//! 8. obligations — pseudonymise / redact the response, set headers
+//! 1. normalise: one canonical path, hostile input refused, inbound x-jurisgate-* removed;
+//! 2. attribute: subject jurisdiction and requester from verified sources only;
+//! 3. classify: route table → service, data class, candidate pools;
+//! 4. decide: Rego `data.jurisgate.decision`; errors deny;
+//! 5. route: only a `Permitted` request reaches the router, which picks an
+//!    approved, healthy pool or refuses;
+//! 6. audit: the decision record is durable before anything moves on;
+//! 7. forward: to the chosen endpoint, with the gateway's own headers;
+//! 8. obligations: pseudonymise / redact the response, set headers.
 //!
 //! Every answer the gateway gives itself goes through [`Refusal`], and every
 //! decision, including refusals, is recorded.

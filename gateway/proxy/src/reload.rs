@@ -19,7 +19,7 @@ use crate::gateway::Gateway;
 /// Why the new policy was refused (the old one keeps deciding).
 pub async fn reload(gateway: &Arc<Gateway>, dir: &Path, opts: &EngineOptions) -> Result<String, String> {
     let dir_owned = dir.to_path_buf();
-    let opts = opts.clone();
+    let opts = *opts;
     let loaded = tokio::task::spawn_blocking(move || jurisgate_policy::load_checked(&dir_owned, &opts))
         .await
         .map_err(|e| format!("policy load task failed: {e}"))?;

@@ -173,7 +173,7 @@ impl Running {
         if config.policy.watch {
             let gateway = Arc::clone(&gateway);
             let dir = config.policy.dir.clone();
-            let opts = engine_options.clone();
+            let opts = engine_options;
             let stopped = until_stop(stopped.clone());
             tasks.push(tokio::spawn(async move {
                 crate::reload::watch_policy(gateway, dir, opts, stopped).await;
