@@ -256,6 +256,31 @@ impl Harness {
         }
     }
 
+    /// Sends SIGTERM to the gateway without waiting for it to exit.
+    pub fn terminate(&self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+    }
+
+    /// Sends the signal `name` (`HUP`, `TERM`, …) to the gateway.
+    pub fn signal(&self, name: &str) {
+        let _ = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status();
+    }
+
+    /// The value of one series of the admin `/metrics`, named with its
+    /// labels exactly as printed (`jurisgate_policy_reloads_total{result="ok"}`).
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let (_, text) = self.admin_get("/metrics").await;
+        text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
+    /// The revision of the policy deciding now (admin `jurisgate_policy_info`).
+    pub async fn policy_revision(&self) -> String {
+        let (_, text) = self.admin_get("/metrics").await;
+        text.lines()
+            .find_map(|l| l.strip_prefix("jurisgate_policy_info{revision=\"")?.split_once('"').map(|(r, _)| r.to_string()))
+            .expect("jurisgate_policy_info in /metrics")
+    }
+
     /// Stops the gateway with SIGTERM and waits for it to exit.
     pub fn stop(&mut self) -> i32 {
         let pid = self.child.id().to_string();

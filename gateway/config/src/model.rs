@@ -115,7 +115,7 @@ fn default_shutdown_grace() -> Dur {
 }
 
 /// TLS on the proxy listener.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerTls {
     /// Certificate chain, PEM.
@@ -128,6 +128,42 @@ pub struct ServerTls {
     /// Whether clients must, may or may not present a certificate.
     #[serde(default)]
     pub client_auth: ClientAuth,
+    /// Oldest TLS version accepted: `"1.2"` (the default) or `"1.3"`.
+    #[serde(default)]
+    pub min_version: TlsVersion,
+    /// More certificates, each chosen when the client asks for its host name
+    /// (SNI). `cert`/`key` above serve every other name and clients without SNI.
+    #[serde(default)]
+    pub sni: Vec<SniCert>,
+    /// Poll the certificate, key and CA files and reload when they change
+    /// (SIGHUP always reloads).
+    #[serde(default = "default_true")]
+    pub watch: bool,
+}
+
+/// The oldest TLS version a listener or upstream connection accepts.
+/// Versions before 1.2 are never offered.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum TlsVersion {
+    /// TLS 1.2 and 1.3.
+    #[default]
+    #[serde(rename = "1.2")]
+    Tls12,
+    /// TLS 1.3 only.
+    #[serde(rename = "1.3")]
+    Tls13,
+}
+
+/// A certificate served to clients asking for `server_name` by SNI.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SniCert {
+    /// The DNS name clients send in SNI (exact, case-insensitive; no wildcards).
+    pub server_name: String,
+    /// Certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Private key, PEM.
+    pub key: PathBuf,
 }
 
 /// Client-certificate policy on the TLS listener.
@@ -453,6 +489,32 @@ pub struct Pool {
     /// Time for the upstream to answer with a response head.
     #[serde(default = "default_request_timeout")]
     pub request_timeout: Dur,
+    /// TLS to `https://` endpoints; required when any endpoint is https.
+    #[serde(default)]
+    pub tls: Option<PoolTls>,
+}
+
+/// TLS to a pool's `https://` endpoints. The upstream's certificate must
+/// chain to `ca` and name `server_name`, so a pool can be pinned to the
+/// upstreams whose certificate names its region.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolTls {
+    /// Trust anchors for the upstream's certificate, PEM. Only these are trusted.
+    pub ca: PathBuf,
+    /// The name the upstream's certificate must carry (also sent as SNI).
+    /// Defaults to each endpoint's host.
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// Client certificate chain for mTLS to the upstream, PEM.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key, PEM.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+    /// Oldest TLS version accepted: `"1.2"` (the default) or `"1.3"`.
+    #[serde(default)]
+    pub min_version: TlsVersion,
 }
 
 fn default_max_idle() -> usize {

@@ -93,6 +93,39 @@ fn check_server(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigError>
                 ));
             }
         }
+        let mut names = BTreeSet::new();
+        for (i, sni) in tls.sni.iter_mut().enumerate() {
+            let key = |k: &str| format!("server.tls.sni[{i}].{k}");
+            let name = sni.server_name.to_ascii_lowercase();
+            if let Err(why) = check_dns_name(&name) {
+                return Err(c.err(find_quoted(c.text, &sni.server_name), &key("server_name"), why));
+            }
+            if !names.insert(name) {
+                return Err(c.err(
+                    find_quoted(c.text, &sni.server_name),
+                    &key("server_name"),
+                    format!("`{}` is listed twice; each SNI name gets one certificate", sni.server_name),
+                ));
+            }
+            c.existing(&mut sni.cert, &key("cert"), "certificate file")?;
+            c.existing(&mut sni.key, &key("key"), "key file")?;
+        }
+    }
+    Ok(())
+}
+
+/// A DNS name as SNI carries it: dot-separated labels of letters, digits and
+/// '-', no wildcard, no trailing dot, not an IP address (SNI never is one).
+fn check_dns_name(name: &str) -> Result<(), String> {
+    let valid_label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.len() > 253 || !name.split('.').all(valid_label) || name.parse::<std::net::IpAddr>().is_ok() {
+        return Err(format!("`{name}` is not a DNS name like \"api.example.com\" (no wildcards, no IP addresses)"));
     }
     Ok(())
 }
@@ -169,11 +202,11 @@ fn check_policy_and_audit(c: &Checker<'_>, config: &mut Config) -> Result<(), Co
     Ok(())
 }
 
-fn check_pools(c: &Checker<'_>, config: &Config) -> Result<(), ConfigError> {
+fn check_pools(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigError> {
     let mut names = BTreeSet::new();
-    for (i, pool) in config.pools.iter().enumerate() {
+    for (i, pool) in config.pools.iter_mut().enumerate() {
         let name = pool.name.get_ref();
-        if !names.insert(name.as_str()) {
+        if !names.insert(name.clone()) {
             return Err(c.err(Some(pool.name.span()), &format!("pool[{i}].name"), format!("pool `{name}` is defined twice; pool names must be unique")));
         }
         let region = pool.region.get_ref();
@@ -190,6 +223,46 @@ fn check_pools(c: &Checker<'_>, config: &Config) -> Result<(), ConfigError> {
         }
         if pool.health.unhealthy_after == 0 || pool.health.healthy_after == 0 {
             return Err(c.err(Some(pool.name.span()), &format!("pool[{i}].health"), "unhealthy_after and healthy_after must be at least 1"));
+        }
+        check_pool_tls(c, i, pool)?;
+    }
+    Ok(())
+}
+
+/// `https://` endpoints need the pool's `tls` (only its CA is trusted), and
+/// `tls` on a pool without one is a mistake worth naming.
+fn check_pool_tls(c: &Checker<'_>, i: usize, pool: &mut crate::Pool) -> Result<(), ConfigError> {
+    let key = |k: &str| format!("pool[{i}].{k}");
+    let name = pool.name.get_ref().clone();
+    let https = pool.endpoints.iter().find(|e| e.get_ref().starts_with("https://"));
+    let Some(tls) = &mut pool.tls else {
+        return match https {
+            Some(e) => Err(c.err(
+                Some(e.span()),
+                &key("tls"),
+                format!("pool `{name}` has https endpoints, so it needs tls = {{ ca = \"ca.pem\", server_name = \"…\" }}: the CA that signs its upstreams' certificates"),
+            )),
+            None => Ok(()),
+        };
+    };
+    if https.is_none() {
+        return Err(c.err(Some(pool.name.span()), &key("tls"), format!("pool `{name}` sets tls but none of its endpoints is https://")));
+    }
+    c.existing(&mut tls.ca, &key("tls.ca"), "CA file")?;
+    if let Some(server_name) = &tls.server_name
+        && server_name.parse::<std::net::IpAddr>().is_err()
+        && let Err(why) = check_dns_name(&server_name.to_ascii_lowercase())
+    {
+        return Err(c.err(find_quoted(c.text, server_name), &key("tls.server_name"), why));
+    }
+    match (&mut tls.client_cert, &mut tls.client_key) {
+        (Some(cert), Some(k)) => {
+            c.existing(cert, &key("tls.client_cert"), "client certificate file")?;
+            c.existing(k, &key("tls.client_key"), "client key file")?;
+        }
+        (None, None) => {}
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(c.err(Some(pool.name.span()), &key("tls"), "client_cert and client_key go together: give both or neither"));
         }
     }
     Ok(())

@@ -3,6 +3,10 @@
 //! what the gateway sent it (request ids and the x-jurisgate-* headers), so
 //! the demo and the end-to-end tests can check where each request went.
 //!
+//! Records posted as `application/json` come back as JSON with the store's
+//! `region` added; anything else comes back as it was sent, with its content
+//! type. `?delay_ms=N` delays the answer (for shutdown and time-out tests).
+//!
 //! It is a real HTTP server on a real loopback socket. An outage is
 //! simulated by a switch: while down, its health check fails and every
 //! request on it has its connection closed without an answer.
@@ -37,13 +41,15 @@ pub struct Received {
     pub region_header: Option<String>,
     /// `x-jurisgate-data-class`.
     pub data_class: Option<String>,
+    /// Every header name received, lower-case.
+    pub header_names: Vec<String>,
 }
 
 #[derive(Debug)]
 struct State {
     region: String,
     up: AtomicBool,
-    records: Mutex<BTreeMap<String, serde_json::Value>>,
+    records: Mutex<BTreeMap<String, Stored>>,
     received: Mutex<Vec<Received>>,
 }
 
@@ -131,6 +137,13 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) {
     }
 }
 
+/// A stored record: JSON, or raw bytes with their content type.
+#[derive(Debug, Clone)]
+enum Stored {
+    Json(serde_json::Value),
+    Raw(String, Bytes),
+}
+
 /// The error that makes hyper drop the connection: how a store "goes down"
 /// for connections the gateway already holds.
 #[derive(Debug)]
@@ -169,30 +182,58 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
         jurisdiction: header("x-jurisgate-jurisdiction"),
         region_header: header("x-jurisgate-region"),
         data_class: header("x-jurisgate-data-class"),
+        header_names: req.headers().keys().map(|k| k.as_str().to_string()).collect(),
     };
     if let Ok(mut r) = state.received.lock() {
         r.push(received);
     }
+    // `?delay_ms=N` makes the store answer slowly, for shutdown and timeout tests.
+    let delay_ms = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("delay_ms=")))
+        .and_then(|v| v.parse::<u64>().ok());
     let method = req.method().clone();
+    let content_type = header("content-type").unwrap_or_default();
     let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    if let Some(ms) = delay_ms {
+        tokio::time::sleep(std::time::Duration::from_millis(ms.min(10_000))).await;
+    }
     let response = match method.as_str() {
-        "POST" | "PUT" => match serde_json::from_slice::<serde_json::Value>(&body) {
-            Ok(value) => {
-                if let Ok(mut records) = state.records.lock() {
-                    records.insert(path.clone(), value);
+        "POST" | "PUT" => {
+            let stored = if content_type.starts_with("application/json") {
+                match serde_json::from_slice::<serde_json::Value>(&body) {
+                    Ok(value) => Some(Stored::Json(value)),
+                    Err(_) => None,
                 }
-                json(StatusCode::CREATED, &serde_json::json!({ "stored": path, "region": state.region }))
+            } else {
+                Some(Stored::Raw(content_type, body))
+            };
+            match stored {
+                Some(stored) => {
+                    if let Ok(mut records) = state.records.lock() {
+                        records.insert(path.clone(), stored);
+                    }
+                    json(StatusCode::CREATED, &serde_json::json!({ "stored": path, "region": state.region }))
+                }
+                None => json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": "body is not JSON" })),
             }
-            Err(e) => json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": format!("body is not JSON: {e}") })),
-        },
+        }
         "GET" => {
             let found = state.records.lock().ok().and_then(|r| r.get(&path).cloned());
             match found {
-                Some(mut value) => {
+                Some(Stored::Json(mut value)) => {
                     if let Some(obj) = value.as_object_mut() {
                         obj.insert("region".into(), state.region.clone().into());
                     }
                     json(StatusCode::OK, &value)
+                }
+                Some(Stored::Raw(content_type, bytes)) => {
+                    let mut resp = Response::new(Full::new(bytes));
+                    if let Ok(v) = http::HeaderValue::from_str(&content_type) {
+                        resp.headers_mut().insert(header::CONTENT_TYPE, v);
+                    }
+                    resp
                 }
                 None => json(StatusCode::NOT_FOUND, &serde_json::json!({ "error": "not found", "region": state.region })),
             }

@@ -7,6 +7,10 @@
 //!
 //! [`load_checked`] is the only way the gateway swaps in a new policy: it
 //! loads, checks, and runs the folder's tests, and refuses on any failure.
+//! A compiled (`wasm`) policy has no sources to check or tests to run: it is
+//! loaded (which checks its ABI, builtins and entrypoint) and must decide
+//! every sample input; its Rego tests are run on the sources before
+//! `opa build`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -15,9 +19,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::engine::{add_module, build};
-use crate::files::{DATA_FILE, PolicySources};
+use crate::files::{DATA_FILE, PolicySources, sample_paths};
 use crate::runner::{TestOptions, TestOutcome, run_tests_on};
-use crate::{EngineOptions, PolicyEngine, PolicyError};
+use crate::{EngineKind, EngineOptions, PolicyEngine, PolicyError};
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,6 +102,34 @@ pub fn check(dir: &Path) -> CheckReport {
     }
 }
 
+/// Checks the policy folder `dir` as the engine `kind` would load it:
+/// [`check`] for Rego; for a compiled policy, loading it and deciding its
+/// sample inputs.
+#[must_use]
+pub fn check_engine(dir: &Path, kind: EngineKind) -> CheckReport {
+    if kind == EngineKind::Rego {
+        return check(dir);
+    }
+    let mut report = CheckReport {
+        dir: dir.to_path_buf(),
+        revision: None,
+        samples_checked: 0,
+        problems: Vec::new(),
+    };
+    let opts = EngineOptions {
+        kind,
+        ..EngineOptions::default()
+    };
+    match PolicyEngine::load(dir, &opts) {
+        Ok(engine) => {
+            report.revision = Some(engine.revision().to_string());
+            check_samples(dir, &engine, &mut report);
+        }
+        Err(e) => report.problems.push(problem_from(dir, &e)),
+    }
+    report
+}
+
 fn check_sources(sources: &PolicySources) -> CheckReport {
     let mut report = CheckReport {
         dir: sources.dir.clone(),
@@ -124,16 +156,16 @@ fn check_sources(sources: &PolicySources) -> CheckReport {
     if let Err(e) = build(sources, true, EngineOptions::default().timeout) {
         report.problems.push(problem_from(&sources.dir, &e));
     }
-    check_samples(sources, &engine, &mut report);
+    check_samples(&sources.dir, &engine, &mut report);
     report.problems.extend(unknown_data_refs(sources));
     report
 }
 
-fn check_samples(sources: &PolicySources, engine: &PolicyEngine, report: &mut CheckReport) {
-    let paths = match sources.sample_paths() {
+fn check_samples(dir: &Path, engine: &PolicyEngine, report: &mut CheckReport) {
+    let paths = match sample_paths(dir) {
         Ok(paths) => paths,
         Err(e) => {
-            report.problems.push(problem_from(&sources.dir, &e));
+            report.problems.push(problem_from(dir, &e));
             return;
         }
     };
@@ -270,6 +302,24 @@ fn problem_from(dir: &Path, e: &PolicyError) -> Problem {
 /// # Errors
 /// The load error, or [`PolicyError::Rejected`] listing what failed.
 pub fn load_checked(dir: &Path, opts: &EngineOptions) -> Result<PolicyEngine, PolicyError> {
+    if opts.kind != EngineKind::Rego {
+        let engine = PolicyEngine::load(dir, opts)?;
+        let mut report = CheckReport {
+            dir: dir.to_path_buf(),
+            revision: Some(engine.revision().to_string()),
+            samples_checked: 0,
+            problems: Vec::new(),
+        };
+        check_samples(dir, &engine, &mut report);
+        return if report.ok() {
+            Ok(engine)
+        } else {
+            Err(PolicyError::Rejected {
+                dir: dir.to_path_buf(),
+                reasons: report.problems.iter().map(ToString::to_string).collect(),
+            })
+        };
+    }
     let sources = PolicySources::read(dir)?;
     let engine = PolicyEngine::from_sources(&sources, opts)?;
     let mut reasons: Vec<String> = check_sources(&sources)

@@ -1,5 +1,9 @@
-//! The Rego engine adapter: loads a policy folder once, then evaluates
+//! The engine interface: loads a policy folder once, then evaluates
 //! `data.jurisgate.decision` per request, cheaply and from many threads.
+//! Two engines sit behind [`PolicyEngine`], chosen by [`EngineKind`]: `rego`
+//! (Rego source through regorus, the default, implemented here) and `wasm`
+//! (an OPA bundle through opa-wasm, in [`crate::wasm`], behind the cargo
+//! feature `wasm`). Callers never see which one decides.
 //!
 //! regorus needs `&mut Engine` to evaluate, so [`PolicyEngine`] keeps one
 //! *prepared* engine as a template and clones it per evaluation. With the
@@ -30,27 +34,73 @@ pub const PACKAGE: &str = "jurisgate";
 /// The rule the gateway evaluates.
 pub const DECISION_RULE: &str = "data.jurisgate.decision";
 
+/// Which engine evaluates a policy folder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EngineKind {
+    /// `*.rego` and `data.json`, evaluated by regorus.
+    #[default]
+    Rego,
+    /// An OPA bundle built with `opa build -t wasm -e jurisgate/decision`
+    /// (`bundle.tar.gz`, or `policy.wasm` beside `data.json`), run by
+    /// wasmtime. Needs the cargo feature `wasm`.
+    Wasm,
+}
+
+impl EngineKind {
+    /// `rego` or `wasm`, as in the config and the `policy_loaded` record.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rego => "rego",
+            Self::Wasm => "wasm",
+        }
+    }
+
+    /// Whether this build can run the engine (`wasm` needs the feature).
+    #[must_use]
+    pub fn available(self) -> bool {
+        match self {
+            Self::Rego => true,
+            Self::Wasm => cfg!(feature = "wasm"),
+        }
+    }
+}
+
 /// How the engine evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineOptions {
     /// Cap on one evaluation; past it the decision is `policy_error`.
     pub timeout: Duration,
+    /// Which engine loads the folder.
+    pub kind: EngineKind,
 }
 
 impl Default for EngineOptions {
-    /// 100 ms: generous for policies that take microseconds, short enough
-    /// that a runaway policy cannot hold a request for long.
+    /// The Rego engine, with 100 ms per evaluation: generous for policies
+    /// that take microseconds, short enough that a runaway policy cannot hold
+    /// a request for long.
     fn default() -> Self {
         Self {
             timeout: Duration::from_millis(100),
+            kind: EngineKind::Rego,
         }
     }
+}
+
+/// The engine that decides, behind the one interface.
+#[derive(Debug)]
+enum Backend {
+    /// A prepared regorus engine, cloned per evaluation.
+    Rego(regorus::Engine),
+    /// An OPA wasm module with a pool of instances.
+    #[cfg(feature = "wasm")]
+    Wasm(crate::wasm::WasmPolicy),
 }
 
 /// A loaded, compiled policy folder. `Send + Sync`: share it in an `Arc`.
 #[derive(Debug)]
 pub struct PolicyEngine {
-    template: regorus::Engine,
+    backend: Backend,
     dir: PathBuf,
     revision: String,
     files: Vec<PolicyFileHash>,
@@ -58,14 +108,41 @@ pub struct PolicyEngine {
 }
 
 impl PolicyEngine {
-    /// Loads every `*.rego` of `dir` except `*_test.rego`, and `data.json`,
-    /// and checks that `data.jurisgate.decision` is declared.
+    /// Loads the policy folder `dir` with the engine `opts.kind` names.
+    ///
+    /// Rego: every `*.rego` of `dir` except `*_test.rego`, and `data.json`,
+    /// checking that `data.jurisgate.decision` is declared. Wasm: see
+    /// [`crate::wasm`] (`bundle.tar.gz`, or `policy.wasm` and `data.json`),
+    /// checking the ABI version, the builtins and the `jurisgate/decision`
+    /// entrypoint.
     ///
     /// # Errors
-    /// A [`PolicyError`] naming the file (and line, column) at fault.
+    /// A [`PolicyError`] naming the file (and line, column) at fault, or
+    /// [`PolicyError::EngineNotBuilt`] when this build lacks the engine.
     pub fn load(dir: &Path, opts: &EngineOptions) -> Result<Self, PolicyError> {
-        let sources = PolicySources::read(dir)?;
-        Self::from_sources(&sources, opts)
+        match opts.kind {
+            EngineKind::Rego => Self::from_sources(&PolicySources::read(dir)?, opts),
+            EngineKind::Wasm => Self::load_wasm(dir, opts),
+        }
+    }
+
+    #[cfg(feature = "wasm")]
+    fn load_wasm(dir: &Path, opts: &EngineOptions) -> Result<Self, PolicyError> {
+        let loaded = crate::wasm::WasmPolicy::load(dir, opts.timeout)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            revision: loaded.revision.clone(),
+            files: loaded.files.clone(),
+            timeout: opts.timeout,
+            backend: Backend::Wasm(loaded),
+        })
+    }
+
+    #[cfg(not(feature = "wasm"))]
+    fn load_wasm(_dir: &Path, _opts: &EngineOptions) -> Result<Self, PolicyError> {
+        Err(PolicyError::EngineNotBuilt {
+            engine: EngineKind::Wasm.name(),
+        })
     }
 
     pub(crate) fn from_sources(
@@ -74,7 +151,7 @@ impl PolicyEngine {
     ) -> Result<Self, PolicyError> {
         let template = build(sources, false, opts.timeout)?;
         Ok(Self {
-            template,
+            backend: Backend::Rego(template),
             dir: sources.dir.clone(),
             revision: sources.revision.clone(),
             files: sources.files.clone(),
@@ -82,7 +159,17 @@ impl PolicyEngine {
         })
     }
 
-    /// `sha256:<hex>` over the modules and `data.json` (see [`crate::files`]).
+    /// Which engine decides: `rego` or `wasm`.
+    #[must_use]
+    pub fn kind(&self) -> EngineKind {
+        match self.backend {
+            Backend::Rego(_) => EngineKind::Rego,
+            #[cfg(feature = "wasm")]
+            Backend::Wasm(_) => EngineKind::Wasm,
+        }
+    }
+
+    /// `sha256:<hex>` over the files that decide (see [`crate::files`]).
     #[must_use]
     pub fn revision(&self) -> &str {
         &self.revision
@@ -142,7 +229,12 @@ impl PolicyEngine {
         &self,
         input: &serde_json::Value,
     ) -> Result<Option<serde_json::Value>, EvalError> {
-        let v = self.run(input, |e| e.eval_rule(DECISION_RULE.to_string()))?;
+        let template = match &self.backend {
+            Backend::Rego(template) => template,
+            #[cfg(feature = "wasm")]
+            Backend::Wasm(wasm) => return wasm.evaluate_raw(input),
+        };
+        let v = self.run(template, input, |e| e.eval_rule(DECISION_RULE.to_string()))?;
         if v == regorus::Value::Undefined {
             return Ok(None);
         }
@@ -153,12 +245,24 @@ impl PolicyEngine {
     /// its value: what `policy eval --explain` shows.
     ///
     /// # Errors
-    /// An [`EvalError`] when evaluation failed or timed out.
+    /// An [`EvalError`] when evaluation failed or timed out, or when the
+    /// engine is `wasm` (a compiled bundle exposes only its entrypoint).
     pub fn package_values(
         &self,
         input: &serde_json::Value,
     ) -> Result<serde_json::Value, EvalError> {
-        let results = self.run(input, |e| e.eval_query(format!("data.{PACKAGE}"), false))?;
+        let template = match &self.backend {
+            Backend::Rego(template) => template,
+            #[cfg(feature = "wasm")]
+            Backend::Wasm(_) => {
+                return Err(EvalError::Engine(
+                    "a wasm bundle exposes only its entrypoint; explain with the rego engine on the policy's sources".into(),
+                ));
+            }
+        };
+        let results = self.run(template, input, |e| {
+            e.eval_query(format!("data.{PACKAGE}"), false)
+        })?;
         match results.result.first().and_then(|r| r.expressions.first()) {
             Some(expr) => to_json(&expr.value),
             None => Ok(serde_json::Value::Object(serde_json::Map::new())),
@@ -169,11 +273,12 @@ impl PolicyEngine {
     /// time cap, turning panics, errors and late answers into [`EvalError`].
     fn run<T>(
         &self,
+        template: &regorus::Engine,
         input: &serde_json::Value,
         f: impl FnOnce(&mut regorus::Engine) -> anyhow::Result<T>,
     ) -> Result<T, EvalError> {
         let started = Instant::now();
-        let mut engine = self.template.clone();
+        let mut engine = template.clone();
         engine.set_input(regorus::Value::from(input.clone()));
         let outcome = catch_unwind(AssertUnwindSafe(|| f(&mut engine)));
         if started.elapsed() > self.timeout {

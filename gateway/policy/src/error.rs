@@ -73,6 +73,30 @@ pub enum PolicyError {
         /// regorus's message.
         message: String,
     },
+    /// The engine asked for is not compiled into this build.
+    #[error(
+        "the {engine} policy engine is not built into this jurisgate; rebuild with `cargo build --features {engine}` or set policy.engine = \"rego\""
+    )]
+    EngineNotBuilt {
+        /// The engine's name.
+        engine: &'static str,
+    },
+    /// A wasm policy folder holds neither `bundle.tar.gz` nor `policy.wasm`.
+    #[error("{} holds neither bundle.tar.gz nor policy.wasm; build one with `opa build -t wasm -e jurisgate/decision`", dir.display())]
+    NoWasmModule {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// A wasm module or bundle is not a usable OPA policy: not WebAssembly,
+    /// an unsupported ABI version, a missing export or entrypoint, a builtin
+    /// this engine does not provide, or a damaged bundle.
+    #[error("{}: {message}", path.display())]
+    Wasm {
+        /// The module or bundle.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// `load_checked` refused the folder: its checks or tests failed.
     #[error("policy in {} rejected: {}", dir.display(), reasons.join("; "))]
     Rejected {

@@ -114,24 +114,24 @@ impl PolicySources {
             revision,
         })
     }
-
-    /// The sample inputs (`samples/*.json`), sorted by name. A missing
-    /// folder means no samples.
-    pub(crate) fn sample_paths(&self) -> Result<Vec<PathBuf>, PolicyError> {
-        let dir = self.dir.join(SAMPLES_DIR);
-        if !dir.is_dir() {
-            return Ok(Vec::new());
-        }
-        let mut names: Vec<String> = list(&dir)?
-            .into_iter()
-            .filter(|n| n.ends_with(".json"))
-            .collect();
-        names.sort();
-        Ok(names.into_iter().map(|n| dir.join(n)).collect())
-    }
 }
 
-fn list(dir: &Path) -> Result<Vec<String>, PolicyError> {
+/// The sample inputs of the policy folder `dir` (`samples/*.json`), sorted
+/// by name. A missing folder means no samples.
+pub(crate) fn sample_paths(dir: &Path) -> Result<Vec<PathBuf>, PolicyError> {
+    let dir = dir.join(SAMPLES_DIR);
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut names: Vec<String> = list(&dir)?
+        .into_iter()
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    Ok(names.into_iter().map(|n| dir.join(n)).collect())
+}
+
+pub(crate) fn list(dir: &Path) -> Result<Vec<String>, PolicyError> {
     let read_err = |source| PolicyError::ReadDir {
         dir: dir.to_path_buf(),
         source,
@@ -147,7 +147,7 @@ fn list(dir: &Path) -> Result<Vec<String>, PolicyError> {
     Ok(names)
 }
 
-fn parse_data(path: &Path, bytes: &[u8]) -> Result<serde_json::Value, PolicyError> {
+pub(crate) fn parse_data(path: &Path, bytes: &[u8]) -> Result<serde_json::Value, PolicyError> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| PolicyError::Data {
             path: path.to_path_buf(),
@@ -167,7 +167,7 @@ fn parse_data(path: &Path, bytes: &[u8]) -> Result<serde_json::Value, PolicyErro
 }
 
 /// `sha256:` + SHA-256 of the `sha256sum`-style manifest of `files`.
-fn revision(files: &[PolicyFileHash]) -> String {
+pub(crate) fn revision(files: &[PolicyFileHash]) -> String {
     let mut sorted: Vec<&PolicyFileHash> = files.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut h = Sha256::new();

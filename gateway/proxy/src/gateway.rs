@@ -120,12 +120,17 @@ impl Gateway {
 
         // 1. Normalise before anything reads the request, so that what is
         //    classified is exactly what is forwarded.
-        let target = match normalize::normalize_path(parts.uri.path()) {
+        let raw_target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let target = match normalize::normalize_path(raw_target) {
             Ok(t) => t,
             Err(r) => return self.refuse(&facts, Refusal::BadRequest(format!("{}: {}", r.reason, r.detail))).await,
         };
         facts.path = target.path.clone();
-        if let Err(r) = normalize::check_headers(&parts.headers, parts.version) {
+        let headers_ok = normalize::check_headers(&parts.headers, parts.version).and_then(|()| {
+            // HTTP/2 `:authority` and absolute-form targets must agree with Host.
+            parts.uri.authority().map_or(Ok(()), |a| normalize::check_authority(&parts.headers, a.as_str()))
+        });
+        if let Err(r) = headers_ok {
             return self.refuse(&facts, Refusal::BadRequest(format!("{}: {}", r.reason, r.detail))).await;
         }
         if content_length(&parts.headers).is_some_and(|n| n > self.limits.max_body_bytes) {

@@ -282,14 +282,11 @@ fn canonical_segment(raw: &str, offset: usize) -> Result<String, Rejection> {
 
 /// The byte encoded by a valid `%XX` escape at `bytes[i]`, if there is one.
 fn escape_at(bytes: &[u8], i: usize) -> Option<u8> {
-    match bytes.get(i..i + 3)? {
-        [b'%', hi, lo] => Some(hex_value(*hi)? << 4 | hex_value(*lo)?),
-        _ => None,
-    }
+    (bytes.get(i) == Some(&b'%')).then(|| double_encoded(bytes, i + 1))?
 }
 
-/// The byte that the two hex digits at `bytes[i..]` would encode: what a
-/// second decoding of `%25XX` yields.
+/// The byte that the two hex digits at `bytes[i..]` encode: for the digits
+/// after `%25`, what a second decoding yields.
 fn double_encoded(bytes: &[u8], i: usize) -> Option<u8> {
     match bytes.get(i..i + 2)? {
         [hi, lo] => Some(hex_value(*hi)? << 4 | hex_value(*lo)?),

@@ -68,7 +68,13 @@ impl Running {
         )
         .map_err(|e| StartError(format!("attribution: {e}")))?;
 
-        let engine_options = EngineOptions { timeout: config.policy.eval_timeout.0 };
+        let engine_options = EngineOptions {
+            timeout: config.policy.eval_timeout.0,
+            kind: match config.policy.engine {
+                jurisgate_config::Engine::Rego => jurisgate_policy::EngineKind::Rego,
+                jurisgate_config::Engine::Wasm => jurisgate_policy::EngineKind::Wasm,
+            },
+        };
         let policy = jurisgate_policy::load_checked(&config.policy.dir, &engine_options)
             .map_err(|e| StartError(format!("policy.dir {}: {e}", config.policy.dir.display())))?;
 
@@ -229,7 +235,7 @@ impl Running {
 pub fn policy_loaded_event(engine: &PolicyEngine) -> Event {
     Event::PolicyLoaded(PolicyLoaded {
         revision: engine.revision().to_string(),
-        engine: "rego".into(),
+        engine: engine.kind().name().into(),
         files: engine
             .files()
             .iter()

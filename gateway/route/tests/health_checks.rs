@@ -109,6 +109,7 @@ fn pool(name: &str, endpoints: &[String], unhealthy_after: u32, healthy_after: u
         max_idle_per_endpoint: 8,
         connect_timeout: Dur::millis(400),
         request_timeout: Dur::secs(1),
+        tls: None,
     }
 }
 

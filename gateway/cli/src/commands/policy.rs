@@ -4,9 +4,14 @@
 //! folder from loading, and `replay` re-decides recorded audit traffic with a
 //! candidate policy and shows which decisions would change.
 //!
+//! `eval`, `check` and `replay` take `--engine rego|wasm` (the same choice
+//! as `policy.engine` in the config; `wasm` needs a build with the `wasm`
+//! feature). `test` runs Rego tests, so it is Rego only.
+//!
 //! This module only parses arguments, reads files and prints; the work is in
-//! `jurisgate_policy`. Exit codes: 0 ok, 1 a check failed, 2 bad usage or
-//! bad input.
+//! `jurisgate_policy`. Exit codes: 0 ok, 1 a check failed (tests, coverage,
+//! `--fail-on-change`), 2 bad usage or bad input (including a policy that
+//! `check` finds errors in).
 
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
@@ -15,7 +20,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use jurisgate_audit::{Event, read_records};
 use jurisgate_policy::{
-    EngineOptions, EvalError, PolicyEngine, ReplayRecord, TestOptions, check, replay, run_tests,
+    EngineKind, EngineOptions, EvalError, PolicyEngine, ReplayRecord, TestOptions, check_engine,
+    replay, run_tests,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -55,11 +61,17 @@ pub(crate) enum PolicyCommand {
         /// (`{"undefined": true}` or `{"error": …}` when there is none).
         #[arg(long)]
         raw: bool,
+        /// The engine that loads the folder.
+        #[arg(long, value_enum, default_value_t = Engine::Rego)]
+        engine: Engine,
     },
     /// Parse a policy folder, find its decision rule, check its samples' decisions.
     Check {
         /// The policy folder.
         dir: PathBuf,
+        /// The engine that loads the folder.
+        #[arg(long, value_enum, default_value_t = Engine::Rego)]
+        engine: Engine,
     },
     /// Re-decide recorded traffic with a candidate policy; show what would change.
     Replay {
@@ -78,7 +90,28 @@ pub(crate) enum PolicyCommand {
         /// Exit 1 when any decision would change.
         #[arg(long)]
         fail_on_change: bool,
+        /// The engine that loads the candidate policy.
+        #[arg(long, value_enum, default_value_t = Engine::Rego)]
+        engine: Engine,
     },
+}
+
+/// The policy engine, as `policy.engine` names it in the config.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Engine {
+    /// Rego source (`*.rego`, `data.json`), evaluated by regorus.
+    Rego,
+    /// An OPA wasm bundle (`bundle.tar.gz`, or `policy.wasm` and `data.json`).
+    Wasm,
+}
+
+impl Engine {
+    fn kind(self) -> EngineKind {
+        match self {
+            Self::Rego => EngineKind::Rego,
+            Self::Wasm => EngineKind::Wasm,
+        }
+    }
 }
 
 /// Output format of `replay`.
@@ -105,28 +138,36 @@ pub(crate) fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
             inputs,
             explain,
             raw,
+            engine,
         } => {
-            let engine = load(&policy)?;
+            let engine = load(&policy, engine)?;
             match (input, inputs) {
                 (_, Some(batch)) => eval_batch(&engine, &batch, raw),
                 (Some(one), None) => eval_one(&engine, &one, explain, raw),
                 (None, None) => bail!("give --input FILE|- or --inputs FILE.jsonl"),
             }
         }
-        PolicyCommand::Check { dir } => Ok(check_dir(&dir)),
+        PolicyCommand::Check { dir, engine } => Ok(check_dir(&dir, engine)),
         PolicyCommand::Replay {
             policy,
             audit,
             since,
             format,
             fail_on_change,
-        } => replay_audit(&policy, &audit, since.as_deref(), format, fail_on_change),
+            engine,
+        } => {
+            let engine = load(&policy, engine)?;
+            replay_audit(&engine, &audit, since.as_deref(), format, fail_on_change)
+        }
     }
 }
 
-fn load(dir: &Path) -> anyhow::Result<PolicyEngine> {
-    PolicyEngine::load(dir, &EngineOptions::default())
-        .with_context(|| format!("loading policy {}", dir.display()))
+fn load(dir: &Path, engine: Engine) -> anyhow::Result<PolicyEngine> {
+    let opts = EngineOptions {
+        kind: engine.kind(),
+        ..EngineOptions::default()
+    };
+    PolicyEngine::load(dir, &opts).with_context(|| format!("loading policy {}", dir.display()))
 }
 
 fn ok_or_failed(ok: bool) -> ExitCode {
@@ -311,8 +352,8 @@ fn error_kind(e: &EvalError) -> String {
     }
 }
 
-fn check_dir(dir: &Path) -> ExitCode {
-    let report = check(dir);
+fn check_dir(dir: &Path, engine: Engine) -> ExitCode {
+    let report = check_engine(dir, engine.kind());
     for p in &report.problems {
         println!("{p}");
     }
@@ -323,8 +364,11 @@ fn check_dir(dir: &Path) -> ExitCode {
             report.samples_checked,
             report.revision.as_deref().unwrap_or("-")
         );
+        ExitCode::SUCCESS
+    } else {
+        // A policy that cannot load is bad input (exit 2), like a bad config.
+        ExitCode::from(2)
     }
-    ok_or_failed(report.ok())
 }
 
 /// `T` as a UTC instant: full RFC 3339, or a bare date meaning its midnight.
@@ -339,14 +383,13 @@ fn parse_since(t: &str) -> anyhow::Result<OffsetDateTime> {
 }
 
 fn replay_audit(
-    policy: &Path,
+    engine: &PolicyEngine,
     audit: &Path,
     since: Option<&str>,
     format: Format,
     fail_on_change: bool,
 ) -> anyhow::Result<ExitCode> {
     let since = since.map(parse_since).transpose()?;
-    let engine = load(policy)?;
     let records =
         read_records(audit).with_context(|| format!("opening audit log {}", audit.display()))?;
     // The replay core takes plain records; a corrupt log line stops the
@@ -376,7 +419,7 @@ fn replay_audit(
             }),
             _ => None,
         });
-    let report = replay(&engine, decisions);
+    let report = replay(engine, decisions);
     if let Some(e) = failure {
         return Err(anyhow::Error::new(e).context(format!("reading audit log {}", audit.display())));
     }

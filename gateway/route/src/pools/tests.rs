@@ -25,6 +25,7 @@ fn pool_config(name: &str, region: &str, endpoints: &[String]) -> jurisgate_conf
         max_idle_per_endpoint: 8,
         connect_timeout: Dur::millis(250),
         request_timeout: Dur::secs(5),
+        tls: None,
     }
 }
 
