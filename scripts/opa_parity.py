@@ -173,10 +173,13 @@ def main():
         theirs = [opa_decide(engine, inp) for inp in inputs]
         engine.close()
         ours = ours_decide(args.engine_cmd, policy_dir, inputs)
+        before = len(differences)
         for inp, a, b in zip(inputs, theirs, ours):
             compared += 1
             if a != b:
                 differences.append((policy_dir, inp, a, b))
+        print("%s: %d inputs compared, %d differences"
+              % (os.path.relpath(policy_dir, ROOT), len(inputs), len(differences) - before))
 
     for policy_dir, inp, a, b in differences[:10]:
         print("difference under %s\n  input: %s\n  opa:       %s\n  jurisgate: %s"

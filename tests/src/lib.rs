@@ -30,6 +30,10 @@ pub const REGIONS: [&str; 4] = ["us-east", "us-west", "eu-west", "ap-southeast"]
 pub fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        // A prebuilt binary (e.g. a release build for the resource tests).
+        if let Some(bin) = std::env::var_os("JURISGATE_E2E_BIN") {
+            return PathBuf::from(bin);
+        }
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
         let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
         // Build the binary of this same profile, so the tests run the code under test.
@@ -123,33 +127,47 @@ impl Harness {
         edit(&mut text);
         std::fs::write(&files.config, text).expect("config");
 
-        let mut child = Command::new(binary())
-            .args(["serve", "--config"])
-            .arg(&files.config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting jurisgate serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (addr, admin) = tokio::task::spawn_blocking(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            for line in lines.by_ref() {
-                let line = line.expect("stdout line");
-                if let Some(rest) = line.strip_prefix("jurisgate: proxy listening on ") {
-                    let (proxy, admin) = rest.split_once(", admin on ").expect("admin part");
-                    let parsed = (proxy.parse::<SocketAddr>().expect("proxy addr"), admin.parse::<SocketAddr>().expect("admin addr"));
-                    // Keep draining stdout so the child never blocks on a full pipe.
-                    std::thread::spawn(move || for _ in lines {});
-                    return parsed;
-                }
-            }
-            panic!("jurisgate serve exited before listening");
-        })
-        .await
-        .expect("reading stdout");
+        let (child, addr, admin) = spawn_gateway(&files.config).await;
         let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
         Self { stores, files, addr, admin, child, _dir: dir, client }
+    }
+
+    /// The gateway process id (for `/proc`, `prlimit`, signals).
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the gateway with SIGKILL (no shutdown record, no final
+    /// checkpoint: a crash) and waits for it to die.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the gateway again on the same config and audit folder (after
+    /// [`Harness::kill9`] or [`Harness::stop`]); the stores keep running and
+    /// keep their received lists. The new listeners' addresses replace the old.
+    pub async fn restart(&mut self) {
+        self.kill9();
+        let (child, addr, admin) = spawn_gateway(&self.files.config).await;
+        self.child = child;
+        self.addr = addr;
+        self.admin = admin;
+        // Pooled connections went to the old process.
+        self.client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    }
+
+    /// The gateway's peak resident set size in KiB (`VmHWM` in `/proc/PID/status`).
+    #[must_use]
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        proc_status_kib(self.pid(), "VmHWM:")
+    }
+
+    /// The gateway's current resident set size in KiB (`VmRSS`).
+    #[must_use]
+    pub fn rss_kib(&self) -> Option<u64> {
+        proc_status_kib(self.pid(), "VmRSS:")
     }
 
     /// The store of `region`.
@@ -292,6 +310,126 @@ impl Harness {
     #[must_use]
     pub fn records(&self) -> Vec<jurisgate_audit::Record> {
         jurisgate_audit::read_records(&self.files.audit_dir).expect("audit log").collect::<Result<_, _>>().expect("records")
+    }
+}
+
+/// Starts `jurisgate serve --config CONFIG` and waits until it prints its
+/// listening addresses.
+async fn spawn_gateway(config: &Path) -> (Child, SocketAddr, SocketAddr) {
+    let mut child = Command::new(binary())
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting jurisgate serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let (addr, admin) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let line = line.expect("stdout line");
+            if let Some(rest) = line.strip_prefix("jurisgate: proxy listening on ") {
+                let (proxy, admin) = rest.split_once(", admin on ").expect("admin part");
+                let parsed = (proxy.parse::<SocketAddr>().expect("proxy addr"), admin.parse::<SocketAddr>().expect("admin addr"));
+                // Keep draining stdout so the child never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines {});
+                return parsed;
+            }
+        }
+        panic!("jurisgate serve exited before listening");
+    })
+    .await
+    .expect("reading stdout");
+    (child, addr, admin)
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok())
+}
+
+/// One HTTP/1.1 response read off a raw connection.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// Status code.
+    pub status: u16,
+    /// Header lines, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes (Content-Length or chunked framing removed).
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The first value of header `name` (lower-case).
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A raw keep-alive HTTP/1.1 connection: write any bytes, read responses
+/// one at a time, framed as the gateway framed them.
+pub struct RawConn {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+}
+
+impl RawConn {
+    /// Connects to `addr`.
+    pub async fn connect(addr: SocketAddr) -> std::io::Result<Self> {
+        Ok(Self { stream: tokio::io::BufReader::new(tokio::net::TcpStream::connect(addr).await?) })
+    }
+
+    /// Writes `bytes` as they are.
+    pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt as _;
+        self.stream.get_mut().write_all(bytes).await
+    }
+
+    /// Reads the next response; `None` when the connection closed (or
+    /// nothing came within `wait`) before a whole response arrived.
+    pub async fn read(&mut self, wait: Duration) -> Option<RawResponse> {
+        tokio::time::timeout(wait, self.read_inner()).await.ok().flatten()
+    }
+
+    async fn read_inner(&mut self) -> Option<RawResponse> {
+        use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
+        let mut line = String::new();
+        if self.stream.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        let status = line.split_whitespace().nth(1)?.parse().ok()?;
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            if self.stream.read_line(&mut h).await.ok()? == 0 {
+                return None;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            let (n, v) = h.split_once(':')?;
+            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+        let mut resp = RawResponse { status, headers, body: Vec::new() };
+        if let Some(len) = resp.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            resp.body = vec![0; len];
+            self.stream.read_exact(&mut resp.body).await.ok()?;
+        } else if resp.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            loop {
+                let mut size = String::new();
+                self.stream.read_line(&mut size).await.ok()?;
+                let n = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+                let mut chunk = vec![0; n + 2];
+                self.stream.read_exact(&mut chunk).await.ok()?;
+                if n == 0 {
+                    break;
+                }
+                resp.body.extend_from_slice(&chunk[..n]);
+            }
+        }
+        Some(resp)
     }
 }
 

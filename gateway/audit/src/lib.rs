@@ -34,7 +34,7 @@ pub use prove::{
     ConsistencyProof, InclusionProof, ProofCheckError, ProofDoc, check_proof, prove_consistency,
     prove_inclusion,
 };
-pub use query::{QueryFilter, query};
+pub use query::{Labeled, QueryFilter, log_origin, query, query_many};
 pub use read::read_records;
 pub use record::*;
-pub use verify::{Problem, Summary, VerifierKey, VerifyError, verify};
+pub use verify::{Problem, Summary, VerifierKey, VerifyError, verify, verify_all};

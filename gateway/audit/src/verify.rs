@@ -241,6 +241,14 @@ pub enum Problem {
     /// A startup record names a quarantine file that is gone.
     #[error("startup record reports quarantine file {0}, which is missing")]
     MissingQuarantine(String),
+    /// Two folders given together hold logs of the same origin.
+    #[error("origin {origin:?} is also the origin of {other}: each replica needs its own audit.origin")]
+    SameOrigin {
+        /// The shared origin.
+        origin: String,
+        /// The other folder.
+        other: String,
+    },
 }
 
 struct Note {
@@ -383,6 +391,36 @@ pub fn verify<K: VerifierKey + ?Sized>(dir: &Path, key: &K) -> Result<Summary, V
         unsigned_tail: records - latest_checkpoint.unwrap_or(0),
         quarantined,
     })
+}
+
+/// Verifies several audit folders, one per replica, each on its own with
+/// its own key, and checks that no two share an origin (two replicas
+/// writing under one name could not be told apart by an auditor).
+/// Returns one result per folder, in the order given.
+#[must_use]
+pub fn verify_all<K: VerifierKey + ?Sized>(
+    logs: &[(&Path, &K)],
+) -> Vec<Result<Summary, VerifyError>> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    logs.iter()
+        .map(|(dir, key)| {
+            let summary = verify(dir, *key)?;
+            if let Some(origin) = &summary.origin {
+                let here = dir.display().to_string();
+                if let Some(other) = seen.insert(origin.clone(), here.clone()) {
+                    return Err(err(
+                        here,
+                        None,
+                        Problem::SameOrigin {
+                            origin: origin.clone(),
+                            other,
+                        },
+                    ));
+                }
+            }
+            Ok(summary)
+        })
+        .collect()
 }
 
 fn announce(dir: &Path, notes: &mut BTreeMap<u64, Note>, size: u64) -> Result<(), Problem> {

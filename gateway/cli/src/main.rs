@@ -32,6 +32,9 @@ enum Command {
     /// The auditor's tools: keygen, verify, query, prove, check-proof.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// Certificates for trying TLS and mTLS locally.
+    #[command(subcommand)]
+    Certs(commands::certs::CertsCommand),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(&args),
         Command::Policy(cmd) => commands::policy::run(cmd),
         Command::Audit(cmd) => commands::audit::run(cmd),
+        Command::Certs(cmd) => commands::certs::run(&cmd),
     };
     match result {
         Ok(code) => code,

@@ -399,6 +399,56 @@ pub struct AuditSettings {
     /// Most records waiting to be written before new requests are refused.
     #[serde(default = "default_queue_capacity")]
     pub queue_capacity: usize,
+    /// Shipping sealed segments and checkpoints to WORM object storage.
+    #[serde(default)]
+    pub ship: Option<ShipSettings>,
+}
+
+/// `[audit.ship]`: upload sealed segments, their checkpoints and quarantined
+/// lines to object storage under the log's origin, confirm each copy, and
+/// remember it in `shipped.json` (see `jurisgate-audit-ship`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipSettings {
+    /// `s3://bucket/prefix` or `file:///folder`.
+    pub url: String,
+    /// Endpoint of an S3-compatible server (MinIO, Ceph, …); AWS when omitted.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// S3 region; `AWS_REGION` or us-east-1 when omitted.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Time between shipping passes.
+    #[serde(default = "default_ship_every")]
+    pub every: Dur,
+    /// Lock each object with S3 Object Lock for this many days from its
+    /// upload; omit to rely on the bucket's default retention.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+    /// Object Lock mode for `retention_days`.
+    #[serde(default)]
+    pub lock_mode: LockMode,
+    /// Most time the last pass may take at shutdown (it ships the final segment).
+    #[serde(default = "default_ship_final_pass")]
+    pub final_pass_timeout: Dur,
+}
+
+/// S3 Object Lock mode.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockMode {
+    /// Nobody can delete or shorten the lock, the bucket owner included.
+    #[default]
+    Compliance,
+    /// Users allowed to bypass governance retention can lift it.
+    Governance,
+}
+
+fn default_ship_every() -> Dur {
+    Dur::secs(30)
+}
+fn default_ship_final_pass() -> Dur {
+    Dur::secs(60)
 }
 
 fn default_checkpoint_every() -> Dur {

@@ -190,6 +190,9 @@ fn check_policy_and_audit(c: &Checker<'_>, config: &mut Config) -> Result<(), Co
     if config.audit.segment_max_bytes < 4096 {
         return Err(c.err(None, "audit.segment_max_bytes", "must be at least 4096 bytes"));
     }
+    if let Some(ship) = &config.audit.ship {
+        check_ship(c, ship)?;
+    }
     for (jurisdiction, path) in &mut config.pseudonymization.keys {
         c.existing(path, &format!("pseudonymization.keys.{jurisdiction}"), "pseudonymisation key")?;
     }
@@ -327,6 +330,35 @@ fn check_routes(c: &Checker<'_>, config: &Config) -> Result<(), ConfigError> {
                 return Err(c.err(Some(pool.span()), &key(&format!("pools[{j}]")), format!("no pool is named `{}`; known pools: {}", pool.get_ref(), known.join(", "))));
             }
         }
+    }
+    Ok(())
+}
+
+fn check_ship(c: &Checker<'_>, ship: &crate::ShipSettings) -> Result<(), ConfigError> {
+    let at = find_quoted(c.text, &ship.url);
+    let file = ship.url.strip_prefix("file://");
+    let s3_bucket = ship.url.strip_prefix("s3://").map(|r| r.split('/').next().unwrap_or(""));
+    match (s3_bucket, file) {
+        (Some(""), _) => return Err(c.err(at, "audit.ship.url", "no bucket name after s3://")),
+        (Some(_), _) => {}
+        (None, Some(path)) if path.starts_with('/') => {
+            if ship.retention_days.is_some() {
+                return Err(c.err(at, "audit.ship.retention_days", "Object Lock retention needs an s3:// url; a folder cannot enforce it"));
+            }
+        }
+        (None, Some(_)) => return Err(c.err(at, "audit.ship.url", "a file url needs an absolute path: file:///folder")),
+        (None, None) => return Err(c.err(at, "audit.ship.url", "expected s3://bucket/prefix or file:///folder")),
+    }
+    if ship.every.0 < std::time::Duration::from_secs(1) {
+        return Err(c.err(None, "audit.ship.every", "must be at least 1s"));
+    }
+    if ship.retention_days == Some(0) {
+        return Err(c.err(None, "audit.ship.retention_days", "must be at least 1 (or omitted to rely on the bucket's default retention)"));
+    }
+    if let Some(e) = &ship.endpoint
+        && !(e.starts_with("http://") || e.starts_with("https://"))
+    {
+        return Err(c.err(find_quoted(c.text, e), "audit.ship.endpoint", "must start with http:// or https://"));
     }
     Ok(())
 }

@@ -516,6 +516,7 @@ decision := {"allow": true, "regions": data.regions[input.j], "reason": "home"} 
         )]);
         let opts = EngineOptions {
             timeout: Duration::from_millis(20),
+            ..EngineOptions::default()
         };
         let e = PolicyEngine::load(tmp.path(), &opts).unwrap();
         let started = Instant::now();
@@ -529,6 +530,19 @@ decision := {"allow": true, "regions": data.regions[input.j], "reason": "home"} 
             started.elapsed()
         );
         assert_eq!(e.decide_value(&json!({})), Decision::policy_error());
+    }
+
+    #[cfg(not(feature = "wasm"))]
+    #[test]
+    fn the_wasm_engine_without_the_feature_says_how_to_get_it() {
+        let tmp = folder(&[("p.rego", ALLOW_US)]);
+        let opts = EngineOptions {
+            kind: EngineKind::Wasm,
+            ..EngineOptions::default()
+        };
+        assert!(!EngineKind::Wasm.available());
+        let e = PolicyEngine::load(tmp.path(), &opts).unwrap_err().to_string();
+        assert!(e.contains("rebuild with `cargo build --features wasm`"), "{e}");
     }
 
     #[test]

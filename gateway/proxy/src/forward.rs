@@ -1,7 +1,15 @@
-//! Forwarding: the keep-alive client to upstreams. It receives only
-//! requests the router has already placed in an approved region, rewrites
-//! the target to the chosen endpoint, and sets the gateway's own headers.
+//! Forwarding: the keep-alive clients to upstreams, one per pool so each
+//! pool's TLS settings (its CA, its expected server name, its client
+//! certificate) apply to its endpoints only. It receives only requests the
+//! router has already placed in an approved region, rewrites the target to
+//! the chosen endpoint, and sets the gateway's own headers.
+//!
+//! An `https://` endpoint whose certificate does not verify for its pool
+//! fails the TLS handshake: a connect failure, reported to the pool's
+//! health, with no byte of the request sent.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderValue};
@@ -11,39 +19,48 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use jurisgate_route::Selected;
+use jurisgate_tls::{HttpsConnector, UpstreamTls};
 
 use crate::body::BoxBody;
 use crate::respond::Refusal;
 
-/// The upstream client, shared by every request.
+type UpstreamClient = Client<HttpsConnector, BoxBody>;
+
+/// The upstream clients, shared by every request.
 #[derive(Clone, Debug)]
 pub struct Upstreams {
-    client: Client<HttpConnector, BoxBody>,
+    /// For pools without TLS settings (plain `http://` endpoints).
+    plain: UpstreamClient,
+    /// For pools with TLS settings, by pool name.
+    by_pool: HashMap<String, UpstreamClient>,
 }
 
 /// What happened when forwarding.
 pub enum Forwarded {
     /// The upstream answered (any status).
     Response(Response<Incoming>, Duration),
-    /// The upstream could not be reached.
+    /// The upstream could not be reached (including a TLS handshake that failed).
     ConnectFailed(Refusal),
     /// The upstream failed after the connection was made, or timed out.
     Failed(Refusal),
 }
 
 impl Upstreams {
-    /// A client keeping up to `max_idle_per_host` idle connections per endpoint.
+    /// Clients keeping up to `max_idle_per_host` idle connections per
+    /// endpoint, with `tls` for the pools it names.
     #[must_use]
-    pub fn new(max_idle_per_host: usize, connect_timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.enforce_http(false);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(max_idle_per_host)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector);
-        Self { client }
+    pub fn new(max_idle_per_host: usize, connect_timeout: Duration, tls: HashMap<String, Arc<UpstreamTls>>) -> Self {
+        let client = |tls: Option<Arc<UpstreamTls>>| {
+            let mut http = HttpConnector::new();
+            http.set_nodelay(true);
+            http.set_connect_timeout(Some(connect_timeout));
+            Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(max_idle_per_host)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .build(HttpsConnector::new(http, tls, connect_timeout))
+        };
+        let by_pool = tls.into_iter().map(|(pool, tls)| (pool, client(Some(tls)))).collect();
+        Self { plain: client(None), by_pool }
     }
 
     /// Sends `req` (whose URI holds only the normalised path and query) to
@@ -67,10 +84,14 @@ impl Upstreams {
         *req.uri_mut() = uri;
         *req.version_mut() = Version::HTTP_11;
 
+        let client = self.by_pool.get(&to.pool).unwrap_or(&self.plain);
         let started = Instant::now();
-        match tokio::time::timeout(to.request_timeout, self.client.request(req)).await {
+        match tokio::time::timeout(to.request_timeout, client.request(req)).await {
             Ok(Ok(resp)) => Forwarded::Response(resp, started.elapsed()),
-            Ok(Err(e)) if e.is_connect() => Forwarded::ConnectFailed(Refusal::BadGateway(format!("cannot connect to pool {}", to.pool))),
+            Ok(Err(e)) if e.is_connect() => {
+                tracing::warn!(pool = %to.pool, endpoint = %to.base, error = %root_cause(&e), "cannot connect to upstream");
+                Forwarded::ConnectFailed(Refusal::BadGateway(format!("cannot connect to pool {}", to.pool)))
+            }
             Ok(Err(e)) => Forwarded::Failed(Refusal::BadGateway(format!("pool {}: {}", to.pool, root_cause(&e)))),
             Err(_) => Forwarded::Failed(Refusal::GatewayTimeout),
         }

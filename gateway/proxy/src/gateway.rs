@@ -171,10 +171,19 @@ impl Gateway {
             destinations,
             time: now_rfc3339(),
         };
+        // Serialised once: the same value is decided on and recorded, so a
+        // replay re-decides exactly what the policy saw.
         let started = Instant::now();
-        let decision = Arc::new(policy.decide(&input));
+        let decision = match serde_json::to_value(&input) {
+            Ok(value) => {
+                let decision = policy.decide_value(&value);
+                facts.input = Some(value);
+                decision
+            }
+            Err(_) => Decision::policy_error(),
+        };
+        let decision = Arc::new(decision);
         self.metrics.decision_latency.observe(started.elapsed());
-        facts.input = serde_json::to_value(&input).ok();
         facts.decision = Some(Arc::clone(&decision));
 
         // 5. Route: only a permitted request reaches the router.

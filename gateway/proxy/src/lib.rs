@@ -13,6 +13,7 @@ pub mod classify;
 pub mod forward;
 pub mod gateway;
 pub mod headers;
+pub mod idle;
 pub mod metrics;
 pub mod normalize;
 pub mod obligations;

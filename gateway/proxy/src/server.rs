@@ -1,6 +1,13 @@
-//! The listeners: the proxy listener (HTTP/1.1 and h2c on one port) and the
-//! admin listener (`/healthz`, `/readyz`, `/metrics`), with graceful shutdown
-//! that finishes in-flight requests.
+//! The listeners: the proxy listener (HTTPS with HTTP/2 by ALPN and
+//! HTTP/1.1 when `[server.tls]` is configured; plain HTTP/1.1 and h2c when it
+//! is not) and the admin listener (`/healthz`, `/readyz`, `/metrics`), with
+//! graceful shutdown that finishes in-flight requests.
+//!
+//! On a TLS listener the verified client certificate, and only a verified
+//! one, becomes [`PeerInfo::client_cert`]; a plaintext request is answered
+//! with a plain 400 saying the port speaks TLS. Every client connection is
+//! closed after `idle_timeout` without traffic. This module does not build
+//! TLS configs (`jurisgate-tls` does) or decide anything about requests.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,18 +20,24 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use jurisgate_attribution::PeerInfo;
-use tokio::net::TcpListener;
+use jurisgate_config::ClientAuth;
+use jurisgate_tls::{ALPN_H2, ALPN_HTTP11, ListenerTls};
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::gateway::Gateway;
+use crate::idle::IdleTimeout;
 use crate::respond::text;
 
 /// Connection-level settings of the proxy listener.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnSettings {
-    /// Time allowed to send a request head.
+    /// Time allowed to send a request head (and to finish a TLS handshake).
     pub header_read_timeout: Duration,
+    /// A client connection with no traffic either way for this long is closed.
+    pub idle_timeout: Duration,
     /// Largest request head, in bytes.
     pub max_header_bytes: usize,
     /// Most headers on one request.
@@ -48,29 +61,50 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-fn builder(settings: &ConnSettings) -> auto::Builder<TokioExecutor> {
-    let mut b = auto::Builder::new(TokioExecutor::new());
-    b.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout)
-        .max_buf_size(settings.max_header_bytes.max(8192))
-        .max_headers(settings.max_headers);
-    b.http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(256);
-    b
+/// The HTTP builders: one that detects the protocol (plain listener, or TLS
+/// without ALPN), and one per ALPN answer.
+struct Builders {
+    auto: auto::Builder<TokioExecutor>,
+    h1: auto::Builder<TokioExecutor>,
+    h2: auto::Builder<TokioExecutor>,
+}
+
+impl Builders {
+    fn new(settings: &ConnSettings) -> Self {
+        let mut b = auto::Builder::new(TokioExecutor::new());
+        b.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout)
+            .max_buf_size(settings.max_header_bytes.max(8192))
+            .max_headers(settings.max_headers);
+        b.http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX))
+            .max_concurrent_streams(256);
+        Self { h1: b.clone().http1_only(), h2: b.clone().http2_only(), auto: b }
+    }
+
+    /// The builder for what ALPN settled on.
+    fn for_alpn(&self, alpn: Option<&[u8]>) -> &auto::Builder<TokioExecutor> {
+        match alpn {
+            Some(ALPN_H2) => &self.h2,
+            Some(ALPN_HTTP11) => &self.h1,
+            _ => &self.auto,
+        }
+    }
 }
 
 /// Serves the proxy on `listener` until `shutdown` resolves, then stops
-/// accepting and waits up to the grace period for in-flight requests.
+/// accepting and waits up to the grace period for in-flight requests. With
+/// `tls`, every connection is TLS, with the config current when it arrived.
 pub async fn serve_proxy(
     listener: TcpListener,
     gateway: Arc<Gateway>,
     settings: ConnSettings,
+    tls: Option<Arc<ListenerTls>>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let builder = builder(&settings);
+    let builders = Arc::new(Builders::new(&settings));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -86,20 +120,20 @@ pub async fn serve_proxy(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let gateway = Arc::clone(&gateway);
-                let peer = Arc::new(PeerInfo { remote_addr, client_cert: None });
-                let service = service_fn(move |req: Request<Incoming>| {
-                    let gateway = Arc::clone(&gateway);
-                    let peer = Arc::clone(&peer);
-                    async move { Ok::<_, Infallible>(gateway.handle(req, &peer).await) }
-                });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, %remote_addr, "connection ended with an error");
+                let conn = Conn {
+                    gateway: Arc::clone(&gateway),
+                    builders: Arc::clone(&builders),
+                    watcher: graceful.watcher(),
+                    remote_addr,
+                };
+                match &tls {
+                    None => {
+                        tokio::spawn(conn.serve_plain(stream, settings));
                     }
-                });
+                    Some(tls) => {
+                        tokio::spawn(conn.serve_tls(stream, settings, Arc::clone(tls)));
+                    }
+                }
             }
             () = &mut shutdown => break,
         }
@@ -109,6 +143,103 @@ pub async fn serve_proxy(
         () = graceful.shutdown() => tracing::info!("all connections finished"),
         () = tokio::time::sleep(settings.shutdown_grace) => tracing::warn!("shutdown grace period over; closing remaining connections"),
     }
+}
+
+/// One accepted client connection.
+struct Conn {
+    gateway: Arc<Gateway>,
+    builders: Arc<Builders>,
+    watcher: Watcher,
+    remote_addr: SocketAddr,
+}
+
+impl Conn {
+    async fn serve_plain(self, stream: TcpStream, settings: ConnSettings) {
+        let io = IdleTimeout::new(stream, settings.idle_timeout);
+        let peer = PeerInfo { remote_addr: self.remote_addr, client_cert: None };
+        let builders = Arc::clone(&self.builders);
+        self.serve(&builders.auto, io, peer).await;
+    }
+
+    async fn serve_tls(self, stream: TcpStream, settings: ConnSettings, tls: Arc<ListenerTls>) {
+        let remote_addr = self.remote_addr;
+        if is_plaintext_http(&stream, settings.header_read_timeout).await {
+            refuse_plaintext(stream).await;
+            return;
+        }
+        let io = IdleTimeout::new(stream, settings.idle_timeout);
+        let accepted = tokio::time::timeout(settings.header_read_timeout, tls.acceptor().accept(io)).await;
+        let stream = match accepted {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, %remote_addr, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%remote_addr, "TLS handshake timed out");
+                return;
+            }
+        };
+        let session = stream.get_ref().1;
+        // rustls exposes peer certificates only after verifying them against
+        // client_ca; with client_auth = "none" it never asks for any.
+        let client_cert = match tls.client_auth() {
+            ClientAuth::None => None,
+            ClientAuth::Optional | ClientAuth::Required => session
+                .peer_certificates()
+                .and_then(<[_]>::first)
+                .and_then(jurisgate_tls::client_identity),
+        };
+        let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
+        let peer = PeerInfo { remote_addr, client_cert };
+        let builders = Arc::clone(&self.builders);
+        self.serve(builders.for_alpn(alpn.as_deref()), stream, peer).await;
+    }
+
+    async fn serve<I>(self, builder: &auto::Builder<TokioExecutor>, io: I, peer: PeerInfo)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let gateway = self.gateway;
+        let peer = Arc::new(peer);
+        let service = service_fn(move |req: Request<Incoming>| {
+            let gateway = Arc::clone(&gateway);
+            let peer = Arc::clone(&peer);
+            async move { Ok::<_, Infallible>(gateway.handle(req, &peer).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(io), service);
+        if let Err(e) = self.watcher.watch(conn).await {
+            tracing::debug!(error = %e, remote_addr = %self.remote_addr, "connection ended with an error");
+        }
+    }
+}
+
+/// Whether the first bytes on a TLS port are an HTTP request line rather
+/// than a TLS record (which starts with 0x16, a handshake).
+async fn is_plaintext_http(stream: &TcpStream, wait: Duration) -> bool {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(wait, stream.peek(&mut first)).await {
+        Ok(Ok(1)) => first[0].is_ascii_uppercase(),
+        _ => false,
+    }
+}
+
+/// A plain-text 400 instead of a TLS alert, so a person who typed http://
+/// learns why. Nothing of the request is read or forwarded.
+async fn refuse_plaintext(mut stream: TcpStream) {
+    use tokio::io::AsyncReadExt as _;
+    // Read the request head first: closing with unread bytes would reset the
+    // connection and the client might never see the answer.
+    let mut head = vec![0u8; 16 * 1024];
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut head)).await;
+    let body = "this port speaks HTTPS: use https://\n";
+    let response = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async { while matches!(stream.read(&mut head).await, Ok(n) if n > 0) {} }).await;
 }
 
 /// Serves the admin endpoints on `listener` until `shutdown` resolves.

@@ -15,6 +15,7 @@ use jurisgate_audit::{AuditLog, AuditOptions, ConfigLoaded, Event, PolicyFile, P
 use jurisgate_config::Config;
 use jurisgate_policy::{EngineOptions, PolicyEngine};
 use jurisgate_route::Pools;
+use jurisgate_tls::{ListenerTls, UpstreamTls};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -50,7 +51,10 @@ pub struct Running {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     policy_dir: std::path::PathBuf,
+    /// `[audit.ship]`: the shipper and the time its last pass may take.
+    shipper: Option<(jurisgate_audit_ship::Shipper, Duration)>,
     engine_options: EngineOptions,
+    tls: Option<Arc<ListenerTls>>,
 }
 
 impl Running {
@@ -127,6 +131,18 @@ impl Running {
         let pools = Arc::new(Pools::from_config(&config.pools).map_err(|e| StartError(format!("pool: {e}")))?);
         let max_idle = config.pools.iter().map(|p| p.max_idle_per_endpoint).max().unwrap_or(256);
         let connect_timeout = config.pools.iter().map(|p| p.connect_timeout.0).max().unwrap_or(Duration::from_secs(1));
+        let mut upstream_tls = std::collections::HashMap::new();
+        for pool in &config.pools {
+            if let Some(tls) = &pool.tls {
+                let name = pool.name.get_ref();
+                let loaded = UpstreamTls::from_config(tls, name).map_err(|e| StartError(e.to_string()))?;
+                upstream_tls.insert(name.clone(), Arc::new(loaded));
+            }
+        }
+        let tls = match &config.server.tls {
+            Some(settings) => Some(Arc::new(ListenerTls::load(settings).map_err(|e| StartError(e.to_string()))?)),
+            None => None,
+        };
 
         let gateway = Arc::new(Gateway {
             attributor,
@@ -134,7 +150,7 @@ impl Running {
             policy: ArcSwap::from_pointee(policy),
             audit,
             pools: Arc::clone(&pools),
-            upstreams: Upstreams::new(max_idle, connect_timeout),
+            upstreams: Upstreams::new(max_idle, connect_timeout, upstream_tls),
             pseudonymizers: Pseudonymizers { by_jurisdiction, default },
             limits: Limits {
                 max_body_bytes: config.server.max_body_bytes,
@@ -160,6 +176,7 @@ impl Running {
         let health = pools.spawn_health_checks();
         let settings = ConnSettings {
             header_read_timeout: config.server.header_read_timeout.0,
+            idle_timeout: config.server.idle_timeout.0,
             max_header_bytes: config.server.max_header_bytes,
             max_headers: config.server.max_headers,
             shutdown_grace: config.server.shutdown_grace.0,
@@ -167,8 +184,9 @@ impl Running {
         {
             let gateway = Arc::clone(&gateway);
             let stopped = until_stop(stopped.clone());
+            let tls = tls.clone();
             tasks.push(tokio::spawn(async move {
-                server::serve_proxy(proxy, gateway, settings, stopped).await;
+                server::serve_proxy(proxy, gateway, settings, tls, stopped).await;
                 drop(health);
             }));
         }
@@ -185,8 +203,23 @@ impl Running {
                 crate::reload::watch_policy(gateway, dir, opts, stopped).await;
             }));
         }
-        tracing::info!(%proxy_addr, admin = ?admin_addr, "jurisgate serving");
-        Ok(Self { gateway, proxy_addr, admin_addr, stop, tasks, policy_dir: config.policy.dir.clone(), engine_options })
+        if let Some(tls) = &tls {
+            // New certificate files are picked up by new handshakes within a second.
+            tasks.push(tokio::spawn(Arc::clone(tls).watch(Duration::from_secs(1), until_stop(stopped.clone()))));
+        }
+        // Shipping only reads sealed files beside the writer; its failures
+        // are logged and retried, never a reason to stop serving.
+        let shipper = match &config.audit.ship {
+            Some(ship) => {
+                let shipper = ship_target(ship, &config.audit.dir)?;
+                let (s, every, stopped) = (shipper.clone(), ship.every.0, until_stop(stopped.clone()));
+                tasks.push(tokio::spawn(async move { s.run(every, stopped).await }));
+                Some((shipper, ship.final_pass_timeout.0))
+            }
+            None => None,
+        };
+        tracing::info!(%proxy_addr, admin = ?admin_addr, tls = tls.is_some(), "jurisgate serving");
+        Ok(Self { gateway, proxy_addr, admin_addr, stop, tasks, policy_dir: config.policy.dir.clone(), engine_options, tls, shipper })
     }
 
     /// The proxy listener's address.
@@ -216,6 +249,16 @@ impl Running {
         crate::reload::reload(&self.gateway, &self.policy_dir, &self.engine_options).await
     }
 
+    /// Re-reads the listener's certificate, key and CA files (what SIGHUP
+    /// does). New handshakes use them; established connections keep theirs.
+    /// Without `[server.tls]` there is nothing to reload.
+    ///
+    /// # Errors
+    /// Why the new files were refused; the previous certificates stay in use.
+    pub fn reload_tls(&self) -> Result<(), String> {
+        self.tls.as_ref().map_or(Ok(()), |tls| tls.reload().map_err(|e| e.to_string()))
+    }
+
     /// Stops accepting, finishes in-flight requests, writes the shutdown
     /// record and the final checkpoint.
     ///
@@ -226,7 +269,16 @@ impl Running {
         for task in self.tasks {
             let _ = task.await;
         }
-        self.gateway.audit.close(reason).await.map_err(|e| StartError(format!("audit close: {e}")))
+        let closed = self.gateway.audit.close(reason).await.map_err(|e| StartError(format!("audit close: {e}")));
+        // The closed log's last segment is sealed now: ship it before exiting.
+        if let Some((shipper, limit)) = self.shipper {
+            match tokio::time::timeout(limit, shipper.ship_once()).await {
+                Ok(Ok(r)) => tracing::info!(files = r.uploaded.len(), "final audit shipping pass done"),
+                Ok(Err(e)) => tracing::error!(error = %e, "final audit shipping pass failed; the next start ships the rest"),
+                Err(_) => tracing::error!("final audit shipping pass timed out; the next start ships the rest"),
+            }
+        }
+        closed
     }
 }
 
@@ -242,6 +294,20 @@ pub fn policy_loaded_event(engine: &PolicyEngine) -> Event {
             .map(|f| PolicyFile { path: f.path.clone(), sha256: f.sha256.clone() })
             .collect(),
     })
+}
+
+fn ship_target(ship: &jurisgate_config::ShipSettings, dir: &Path) -> Result<jurisgate_audit_ship::Shipper, StartError> {
+    use jurisgate_audit_ship::{LockMode, Retention, Shipper, Target, TargetOptions};
+    let retention = ship.retention_days.map(|days| Retention {
+        mode: match ship.lock_mode {
+            jurisgate_config::LockMode::Compliance => LockMode::Compliance,
+            jurisgate_config::LockMode::Governance => LockMode::Governance,
+        },
+        days,
+    });
+    let target = Target::open(TargetOptions { url: ship.url.clone(), endpoint: ship.endpoint.clone(), region: ship.region.clone(), retention })
+        .map_err(|e| StartError(format!("audit.ship.url: {e}")))?;
+    Ok(Shipper::new(dir, target))
 }
 
 fn host_name() -> String {

@@ -34,6 +34,15 @@ pub enum RouteError {
         /// What is wrong with it.
         why: String,
     },
+    /// The pool's TLS settings cannot be loaded (a CA or client certificate file).
+    #[error("pool `{pool}`: {source}")]
+    UpstreamTls {
+        /// The pool.
+        pool: String,
+        /// What is wrong, naming the key and file.
+        #[source]
+        source: jurisgate_tls::TlsError,
+    },
     /// A health-check setting cannot work.
     #[error("pool `{pool}`: health.{key}: {why}")]
     BadHealthCheck {

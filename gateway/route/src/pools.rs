@@ -8,6 +8,7 @@
 //! `probe`) or forward.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -69,7 +70,8 @@ pub struct EndpointHealth {
     pub endpoint: String,
     /// Whether it takes traffic.
     pub healthy: bool,
-    /// Whether active probes check it (https endpoints are not probed yet).
+    /// Whether active probes check it (https endpoints of a pool without TLS
+    /// settings are not: a probe could not verify them).
     pub probed: bool,
 }
 
@@ -83,8 +85,9 @@ pub(crate) struct ProbeSettings {
 
 pub(crate) struct Endpoint {
     pub(crate) base: Base,
-    /// The probe target; `None` for https until upstream TLS exists, because
-    /// a plain-http probe of a TLS endpoint would always fail and eject it.
+    /// The probe target; `None` for an https endpoint of a pool without TLS
+    /// settings (config validation refuses those; `Pools` built directly may
+    /// have them), because such a probe could only fail and eject it.
     pub(crate) probe: Option<Uri>,
     health: HealthCell,
 }
@@ -97,6 +100,9 @@ pub(crate) struct Pool {
     next: AtomicUsize,
     thresholds: Thresholds,
     pub(crate) probe: ProbeSettings,
+    /// TLS to the pool's https endpoints: probes verify the upstream's
+    /// certificate exactly as forwarding does.
+    pub(crate) tls: Option<Arc<jurisgate_tls::UpstreamTls>>,
     request_timeout: Duration,
     connect_timeout: Duration,
 }
@@ -310,6 +316,17 @@ fn build_pool(p: &jurisgate_config::Pool) -> Result<Pool, RouteError> {
     if p.endpoints.is_empty() {
         return Err(RouteError::NoEndpoints { pool: name });
     }
+    let tls = match &p.tls {
+        Some(tls) => Some(Arc::new(
+            jurisgate_tls::UpstreamTls::from_config(tls, &name).map_err(|source| {
+                RouteError::UpstreamTls {
+                    pool: name.clone(),
+                    source,
+                }
+            })?,
+        )),
+        None => None,
+    };
     let mut endpoints = Vec::with_capacity(p.endpoints.len());
     for text in &p.endpoints {
         let bad_endpoint = |why| RouteError::BadEndpoint {
@@ -322,7 +339,7 @@ fn build_pool(p: &jurisgate_config::Pool) -> Result<Pool, RouteError> {
         let probe_uri = base
             .join(&health.path)
             .map_err(|why| bad_health("path", &why))?;
-        let probe = (!base.is_https()).then_some(probe_uri);
+        let probe = (!base.is_https() || tls.is_some()).then_some(probe_uri);
         endpoints.push(Endpoint {
             base,
             probe,
@@ -342,6 +359,7 @@ fn build_pool(p: &jurisgate_config::Pool) -> Result<Pool, RouteError> {
             timeout: health.timeout.0,
             connect_timeout: p.connect_timeout.0,
         },
+        tls,
         request_timeout: p.request_timeout.0,
         connect_timeout: p.connect_timeout.0,
         name,

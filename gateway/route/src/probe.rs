@@ -3,8 +3,10 @@
 //!
 //! Probes open a fresh connection each time (no idle pool), so a listener
 //! that stopped accepting is noticed even while an old connection lingers.
-//! https endpoints are not probed until upstream TLS exists; they keep
-//! passive health only. This module does not decide what a result means
+//! https endpoints are probed over TLS with the pool's settings, so an
+//! upstream whose certificate does not verify for the pool (another
+//! region's, say) fails every probe and stays down; https endpoints of a
+//! pool without TLS settings keep passive health only. This module does not decide what a result means
 //! (see `health`) and does not forward traffic.
 
 use std::sync::Arc;
@@ -16,13 +18,14 @@ use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use jurisgate_tls::{HttpsConnector, UpstreamTls};
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
 use crate::health::Event;
 use crate::pools::{EndpointId, Pools, ProbeSettings};
 
-type ProbeClient = Client<HttpConnector, Empty<Bytes>>;
+type ProbeClient = Client<HttpsConnector, Empty<Bytes>>;
 
 /// The running health checks. Dropping it stops them; so does
 /// [`HealthChecks::shutdown`], which also waits for the tasks to end.
@@ -48,12 +51,12 @@ impl Pools {
     pub fn spawn_health_checks(self: &Arc<Self>) -> HealthChecks {
         let mut tasks = JoinSet::new();
         for (p, pool) in self.pools.iter().enumerate() {
-            let client = probe_client(&pool.probe);
+            let client = probe_client(&pool.probe, pool.tls.clone());
             for (e, endpoint) in pool.endpoints.iter().enumerate() {
                 let Some(uri) = endpoint.probe.clone() else {
                     tracing::warn!(
                         pool = %pool.name, endpoint = %endpoint.base.uri,
-                        "https endpoint is not actively health-checked yet; passive health only"
+                        "https endpoint of a pool without tls settings is not actively health-checked; passive health only"
                     );
                     continue;
                 };
@@ -74,13 +77,14 @@ impl Pools {
 
 /// One client per pool: its connect time-out is the pool's, capped by the
 /// probe time-out, and it keeps no idle connections (see the module doc).
-fn probe_client(settings: &ProbeSettings) -> ProbeClient {
+fn probe_client(settings: &ProbeSettings, tls: Option<Arc<UpstreamTls>>) -> ProbeClient {
     let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(settings.connect_timeout.min(settings.timeout)));
+    let connect_timeout = settings.connect_timeout.min(settings.timeout);
+    connector.set_connect_timeout(Some(connect_timeout));
     connector.set_nodelay(true);
     Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(0)
-        .build(connector)
+        .build(HttpsConnector::new(connector, tls, settings.timeout))
 }
 
 async fn probe_loop(

@@ -336,6 +336,7 @@ impl Aggregator {
             let minute = t.unix_timestamp().div_euclid(60);
             *self.anomalies.refusal_minutes.entry(minute).or_default() += 1;
             keys.extend([Key::Reason(reason), Key::Route(route)]);
+            tags.push("refused");
         }
 
         let rev = dims
@@ -473,12 +474,13 @@ fn decision_row(d: &DecisionEvent, o: Outcome) -> Row {
         approval: text(&d.requester.approval),
         method: d.method.clone(),
         path: d.path.clone(),
-        route: text(&d.route),
-        class: text(&d.data_class),
+        route: d.route.clone().unwrap_or_else(|| "(no route)".into()),
+        class: d.data_class.clone().unwrap_or_else(|| "(none)".into()),
         allow: if d.decision.allow { "true" } else { "false" },
         outcome: o.key(),
         destination: facts::destination(d, o).to_string(),
         reason: d.refusal.clone().unwrap_or_else(|| d.decision.reason.clone()),
+        reason_group: facts::reason_group(d).to_string(),
         region: text(&d.region),
         pool: text(&d.pool),
         status: d.status.map(|s| s.to_string()).unwrap_or_default(),

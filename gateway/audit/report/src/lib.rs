@@ -77,9 +77,9 @@ pub enum ReportError {
     Write(#[source] std::io::Error),
 }
 
-/// Verifies the audit logs in `dirs` against `key`, aggregates their
-/// records (between `opts.since` and `opts.until`) and writes the HTML
-/// report to `out`.
+/// Verifies each audit log in `logs` (a folder and its verifier key),
+/// aggregates their records (between `opts.since` and `opts.until`) and
+/// writes the HTML report to `out`.
 ///
 /// A log that fails verification still gets a report: its first line says
 /// verification failed and where, and the figures are marked as coming from
@@ -89,20 +89,20 @@ pub enum ReportError {
 /// [`ReportError::Write`] when `out` fails; problems with the logs are
 /// reported in the file, not as errors.
 pub fn write_report<W: Write>(
-    dirs: &[PathBuf],
-    key: &NoteVerifier,
+    logs: &[(PathBuf, NoteVerifier)],
     opts: &ReportOptions,
     mut out: W,
 ) -> Result<ReportOutcome, ReportError> {
-    let span = span::Span::of_logs(dirs, opts.since, opts.until);
+    let dirs: Vec<PathBuf> = logs.iter().map(|(d, _)| d.clone()).collect();
+    let span = span::Span::of_logs(&dirs, opts.since, opts.until);
     let (logs, agg) = std::thread::scope(|s| {
         // Verification and aggregation each read every line; on two cores
         // they run side by side instead of one after the other.
-        let verifier = s.spawn(|| verification::check_logs(dirs, key));
-        let agg = aggregate::Aggregator::run(dirs, opts, &span);
+        let verifier = s.spawn(|| verification::check_logs(logs));
+        let agg = aggregate::Aggregator::run(&dirs, opts, &span);
         let logs = verifier
             .join()
-            .unwrap_or_else(|_| verification::panicked(dirs));
+            .unwrap_or_else(|_| verification::panicked(&dirs));
         (logs, agg)
     });
     let verified = logs.iter().all(LogCheck::verified);

@@ -39,6 +39,7 @@ pub(crate) struct Row {
     pub(crate) outcome: &'static str,
     pub(crate) destination: String,
     pub(crate) reason: String,
+    pub(crate) reason_group: String,
     pub(crate) region: String,
     pub(crate) pool: String,
     pub(crate) status: String,

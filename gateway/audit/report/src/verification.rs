@@ -12,7 +12,7 @@ use jurisgate_audit::{Problem, Summary, VerifyError, verify};
 
 /// Checkpoints listed by name in the report: the first few and the latest
 /// ones (the latest covers everything before it). The rest are counted.
-const FIRST_SHOWN: usize = 3;
+pub(crate) const FIRST_SHOWN: usize = 3;
 const LAST_SHOWN: usize = 7;
 
 /// One signed checkpoint a verified log rests on.
@@ -46,10 +46,10 @@ impl LogCheck {
     }
 }
 
-/// Verifies each folder in turn.
-pub(crate) fn check_logs(dirs: &[PathBuf], key: &NoteVerifier) -> Vec<LogCheck> {
-    dirs.iter()
-        .map(|dir| {
+/// Verifies each folder with its key, in turn.
+pub(crate) fn check_logs(logs: &[(PathBuf, NoteVerifier)]) -> Vec<LogCheck> {
+    logs.iter()
+        .map(|(dir, key)| {
             let result = verify(dir, key);
             let checkpoints = match &result {
                 Ok(_) => shown_checkpoints(dir, key),

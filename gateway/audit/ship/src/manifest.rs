@@ -81,6 +81,11 @@ impl Manifest {
         self.file.targets.get(&self.url)?.get(name)
     }
 
+    /// Number of confirmed copies for this target.
+    pub(crate) fn len(&self) -> usize {
+        self.file.targets.get(&self.url).map_or(0, BTreeMap::len)
+    }
+
     /// Records a confirmed copy and writes the manifest durably.
     pub(crate) fn confirm(&mut self, name: &str, shipped: Shipped) -> Result<(), ShipError> {
         self.file

@@ -31,7 +31,7 @@ pub struct PassReport {
     pub origin: Option<String>,
     /// Files uploaded and confirmed in this pass, relative to the audit folder.
     pub uploaded: Vec<String>,
-    /// Files already confirmed in an earlier pass (or found in the bucket).
+    /// Files confirmed before this pass, or found already in the bucket by it.
     pub already: usize,
     /// The first segment not shipped because the writer may still append to it.
     pub open_segment: Option<String>,
@@ -64,7 +64,9 @@ impl Shipper {
     }
 
     /// Runs passes every `every` until `stop` resolves; a failed pass is
-    /// logged and retried sooner, backing off from 1 s to `every`.
+    /// logged and retried sooner, backing off from 1 s to `every`. A pass
+    /// cut short by `stop` loses nothing: what it confirmed is recorded,
+    /// and an upload it did not record is found in the bucket next time.
     pub async fn run(&self, every: Duration, stop: impl Future<Output = ()>) {
         tokio::pin!(stop);
         let mut wait = every;
@@ -73,7 +75,11 @@ impl Shipper {
                 () = &mut stop => return,
                 () = tokio::time::sleep(wait) => {}
             }
-            wait = match self.ship_once().await {
+            let pass = tokio::select! {
+                () = &mut stop => return,
+                pass = self.ship_once() => pass,
+            };
+            wait = match pass {
                 Ok(report) => {
                     if !report.uploaded.is_empty() {
                         tracing::info!(target = %self.target.url(), files = ?report.uploaded, "audit files shipped");
@@ -117,7 +123,6 @@ impl Shipper {
             let name = segment_name(n);
             if let Some(done) = manifest.get(&name) {
                 end = done.end_seq.unwrap_or(end);
-                report.already += 1;
                 continue;
             }
             let p = path.clone();
@@ -140,6 +145,7 @@ impl Shipper {
             self.ship_notes(&*writer, &mut manifest, &origin, &notes, end, &mut report).await?;
         }
         self.ship_notes(&*writer, &mut manifest, &origin, &notes, end, &mut report).await?;
+        report.already = manifest.len() - report.uploaded.len();
         Ok(report)
     }
 
@@ -171,7 +177,6 @@ impl Shipper {
         report: &mut PassReport,
     ) -> Result<(), ShipError> {
         if manifest.get(name).is_some() {
-            report.already += 1;
             return Ok(());
         }
         let path = self.dir.join(name);
@@ -204,7 +209,6 @@ impl Shipper {
         match self.remote_digest(&key).await? {
             Some(remote) if remote == (size, sha256.clone()) => {
                 // Uploaded by a pass that stopped before recording it.
-                report.already += 1;
                 return manifest.confirm(name, record(&key));
             }
             Some((remote_size, remote_sha256)) => {

@@ -13,8 +13,9 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use jurisgate_audit::{
     Event, ProofDoc, QueryFilter, Record, check_proof, load_verifier_key, parse_ts,
-    prove_consistency, prove_inclusion, query, try_keygen, verify,
+    prove_consistency, prove_inclusion, query_many, try_keygen, verify_all,
 };
+use jurisgate_audit_ship::{LockMode, Retention, Shipper, Target, TargetOptions};
 
 /// The auditor's subcommands.
 #[derive(clap::Subcommand, Debug)]
@@ -31,20 +32,55 @@ pub(crate) enum AuditCommand {
     },
     /// Recompute every hash, check every checkpoint signature and that the
     /// log only grew; exit 1 naming the first bad file and line.
+    ///
+    /// Several folders (one per replica) are each verified on their own,
+    /// and must have distinct origins.
     Verify {
-        /// The audit folder.
-        dir: PathBuf,
+        /// Audit folders, one per replica.
+        #[arg(required_unless_present = "from_bucket")]
+        dirs: Vec<PathBuf>,
         /// Verifier key: its text (`name+id+base64`) or a file holding it.
-        #[arg(long)]
-        key: String,
+        /// Once for every folder, or once per folder in the same order.
+        #[arg(long, required = true)]
+        key: Vec<String>,
+        /// Also verify the logs shipped to this bucket (`s3://bucket/prefix`
+        /// or `file:///folder`): each replica's folder is downloaded first.
+        #[arg(long, value_name = "URL")]
+        from_bucket: Option<String>,
+        #[command(flatten)]
+        bucket: BucketArgs,
+        /// Keep the download in this folder instead of a temporary one.
+        #[arg(long, requires = "from_bucket")]
+        download_to: Option<PathBuf>,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Print the records that match every filter given.
-    Query {
+    /// Upload the sealed segments and checkpoints of an audit folder to
+    /// WORM object storage, under the log's origin; read each back and
+    /// compare before recording it in `DIR/shipped.json`.
+    Ship {
         /// The audit folder.
         dir: PathBuf,
+        /// Where to: `s3://bucket/prefix` or `file:///folder`.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        #[command(flatten)]
+        bucket: BucketArgs,
+        /// Lock each uploaded object with S3 Object Lock for this many days.
+        #[arg(long)]
+        retention_days: Option<u32>,
+        /// S3 Object Lock mode for --retention-days.
+        #[arg(long, value_enum, default_value_t = LockArg::Compliance)]
+        lock_mode: LockArg,
+    },
+    /// Print the records that match every filter given. With several
+    /// folders (one per replica), records are merged by time and labelled
+    /// with their log's origin.
+    Query {
+        /// Audit folders, one per replica.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
         /// Records at or after this time (RFC 3339, or a date `YYYY-MM-DD`).
         #[arg(long)]
         since: Option<String>,
@@ -97,6 +133,64 @@ pub(crate) enum AuditCommand {
         #[arg(long)]
         key: String,
     },
+    /// Verify the log(s), then write one self-contained HTML report (flows,
+    /// decisions over time, denials, cross-border access, policy revisions,
+    /// anomalies, a sampled table of records); exit 1 if verification
+    /// failed (the report is still written and says so first).
+    Report {
+        /// Audit folders, one per replica.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Verifier key: its text or a file holding it. Once for every
+        /// folder, or once per folder in the same order.
+        #[arg(long, required = true)]
+        key: Vec<String>,
+        /// Where to write the report.
+        #[arg(long)]
+        out: PathBuf,
+        /// Records at or after this time (RFC 3339, or a date `YYYY-MM-DD`).
+        #[arg(long)]
+        since: Option<String>,
+        /// Records before this time (RFC 3339, or a date `YYYY-MM-DD`).
+        #[arg(long)]
+        until: Option<String>,
+        /// List silences longer than this many minutes while the gateway
+        /// was up as audit gaps.
+        #[arg(long, default_value_t = 15)]
+        gap_minutes: u32,
+    },
+}
+
+/// How to reach an S3-compatible bucket.
+#[derive(clap::Args, Debug)]
+pub(crate) struct BucketArgs {
+    /// S3-compatible endpoint, e.g. `http://127.0.0.1:9000` (AWS when
+    /// omitted). Credentials come from `AWS_ACCESS_KEY_ID` and friends.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// S3 region (default `AWS_REGION`, else us-east-1).
+    #[arg(long = "s3-region")]
+    s3_region: Option<String>,
+}
+
+impl BucketArgs {
+    fn target(&self, url: &str, retention: Option<Retention>) -> anyhow::Result<Target> {
+        Ok(Target::open(TargetOptions {
+            url: url.to_string(),
+            endpoint: self.endpoint.clone(),
+            region: self.s3_region.clone(),
+            retention,
+        })?)
+    }
+}
+
+/// `--lock-mode`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LockArg {
+    /// Nobody can delete or shorten it, the bucket owner included.
+    Compliance,
+    /// Users allowed to bypass governance retention can lift it.
+    Governance,
 }
 
 /// `--decision`.
@@ -121,9 +215,48 @@ pub(crate) enum Format {
 pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         AuditCommand::Keygen { name, out } => keygen(&name, &out),
-        AuditCommand::Verify { dir, key, json } => verify_cmd(&dir, &key, json),
-        AuditCommand::Query {
+        AuditCommand::Verify {
+            dirs,
+            key,
+            from_bucket,
+            bucket,
+            download_to,
+            json,
+        } => {
+            let fetched = match &from_bucket {
+                Some(url) => Some(block_on(jurisgate_audit_ship::fetch(
+                    &bucket.target(url, None)?,
+                    download_to.as_deref(),
+                ))?),
+                None => None,
+            };
+            let mut all = dirs;
+            if let Some(f) = &fetched {
+                if f.logs.is_empty() {
+                    bail!("{}: no audit segments in the bucket", from_bucket.unwrap_or_default());
+                }
+                all.extend(f.logs.iter().cloned());
+            }
+            verify_cmd(&all, &key, json)
+        }
+        AuditCommand::Ship {
             dir,
+            to,
+            bucket,
+            retention_days,
+            lock_mode,
+        } => {
+            let retention = retention_days.map(|days| Retention {
+                mode: match lock_mode {
+                    LockArg::Compliance => LockMode::Compliance,
+                    LockArg::Governance => LockMode::Governance,
+                },
+                days,
+            });
+            ship_cmd(&dir, bucket.target(&to, retention)?)
+        }
+        AuditCommand::Query {
+            dirs,
             since,
             until,
             jurisdiction,
@@ -148,7 +281,7 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 region,
                 requester,
             };
-            query_cmd(&dir, filter, format)
+            query_cmd(&dirs, &filter, format)
         }
         AuditCommand::Prove {
             dir,
@@ -158,6 +291,27 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             out,
         } => prove_cmd(&dir, seq, from.zip(to), out.as_deref()),
         AuditCommand::CheckProof { proof, key } => check_proof_cmd(&proof, &key),
+        AuditCommand::Report {
+            dirs,
+            key,
+            out,
+            since,
+            until,
+            gap_minutes,
+        } => {
+            let opts = jurisgate_audit_report::ReportOptions {
+                since: since
+                    .as_deref()
+                    .map(|s| time_arg("--since", s))
+                    .transpose()?,
+                until: until
+                    .as_deref()
+                    .map(|s| time_arg("--until", s))
+                    .transpose()?,
+                gap_threshold: time::Duration::minutes(i64::from(gap_minutes)),
+            };
+            report_cmd(&dirs, &key, &out, &opts)
+        }
     }
 }
 
@@ -191,22 +345,94 @@ fn write_new(path: &Path, text: &str, mode: u32) -> io::Result<()> {
     f.sync_all()
 }
 
-fn verify_cmd(dir: &Path, key: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let key = load_verifier_key(key).context("--key")?;
+fn verify_cmd(dirs: &[PathBuf], keys: &[String], json: bool) -> anyhow::Result<ExitCode> {
+    if keys.len() != 1 && keys.len() != dirs.len() {
+        bail!(
+            "--key: give one key for every folder, or one per folder ({} folders, {} keys)",
+            dirs.len(),
+            keys.len()
+        );
+    }
+    let keys = keys
+        .iter()
+        .map(|k| load_verifier_key(k).with_context(|| format!("--key {k}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for dir in dirs {
+        if !dir.is_dir() {
+            bail!("{}: not an audit folder", dir.display());
+        }
+    }
+    let logs: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.as_path(), &keys[i.min(keys.len() - 1)]))
+        .collect();
+    let results = verify_all(&logs);
+    let ok = results.iter().all(Result::is_ok);
+    if let ([result], [dir]) = (results.as_slice(), dirs) {
+        // One folder: the output auditors' scripts already read.
+        match result {
+            Ok(summary) if json => println!("{}", serde_json::to_string_pretty(summary)?),
+            Ok(summary) => println!("OK: {summary}"),
+            Err(e) => println!("FAILED: {}: {e}", dir.display()),
+        }
+    } else if json {
+        let docs: Vec<_> = dirs
+            .iter()
+            .zip(&results)
+            .map(|(dir, r)| match r {
+                Ok(summary) => serde_json::json!({"dir": dir, "ok": true, "summary": summary}),
+                Err(e) => serde_json::json!({"dir": dir, "ok": false, "error": e.to_string()}),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&docs)?);
+    } else {
+        for (dir, r) in dirs.iter().zip(&results) {
+            match r {
+                Ok(summary) => println!("OK: {}: {summary}", dir.display()),
+                Err(e) => println!("FAILED: {}: {e}", dir.display()),
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Runs a future on a small runtime: the bucket clients are async, the
+/// rest of the auditor's tools are not.
+fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    Ok(rt.block_on(f))
+}
+
+fn ship_cmd(dir: &Path, target: Target) -> anyhow::Result<ExitCode> {
     if !dir.is_dir() {
         bail!("{}: not an audit folder", dir.display());
     }
-    match verify(dir, &key) {
-        Ok(summary) => {
-            if json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
-            } else {
-                println!("OK: {summary}");
+    let url = target.url().to_string();
+    match block_on(Shipper::new(dir, target).ship_once())? {
+        Ok(report) => {
+            let Some(origin) = report.origin else {
+                println!("nothing to ship yet: {} has no checkpoint", dir.display());
+                return Ok(ExitCode::SUCCESS);
+            };
+            println!(
+                "OK: {} files shipped to {url} under {origin}, {} already there",
+                report.uploaded.len(),
+                report.already
+            );
+            for f in &report.uploaded {
+                println!("  shipped {f}");
+            }
+            if let Some(open) = report.open_segment {
+                println!("  {open} is still being written; it ships once sealed");
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            println!("FAILED: {}: {e}", dir.display());
+            println!("FAILED: {e}");
             Ok(ExitCode::from(1))
         }
     }
@@ -223,23 +449,39 @@ fn time_arg(flag: &str, s: &str) -> anyhow::Result<time::OffsetDateTime> {
     })
 }
 
-fn query_cmd(dir: &Path, filter: QueryFilter, format: Format) -> anyhow::Result<ExitCode> {
-    let records = query(dir, filter)?;
+fn query_cmd(dirs: &[PathBuf], filter: &QueryFilter, format: Format) -> anyhow::Result<ExitCode> {
+    let records = query_many(dirs, filter)?;
+    // One folder keeps the stored shape; several add the replica (origin).
+    let labelled = dirs.len() > 1;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let result = (|| -> anyhow::Result<()> {
         if format == Format::Table {
+            if labelled {
+                write!(out, "{:<30}  ", "REPLICA")?;
+            }
             writeln!(
                 out,
                 "{:>8}  {:<27}  {:<13}  {:<8}  {:<5}  {:<12}  {:<10}  {:<14}  REASON",
                 "SEQ", "TIME", "KIND", "SUBJ", "ALLOW", "ROUTE", "REGION", "REQUESTER"
             )?;
         }
-        for record in records {
-            let record = record?;
+        for labeled in records {
+            let labeled = labeled?;
+            let record = &labeled.record;
             match format {
-                Format::Json => writeln!(out, "{}", serde_json::to_string(&record)?)?,
-                Format::Table => writeln!(out, "{}", table_row(&record))?,
+                Format::Json if labelled => {
+                    let mut doc = serde_json::to_value(record)?;
+                    if let Some(obj) = doc.as_object_mut() {
+                        obj.insert("replica".into(), labeled.origin.clone().into());
+                    }
+                    writeln!(out, "{doc}")?;
+                }
+                Format::Json => writeln!(out, "{}", serde_json::to_string(record)?)?,
+                Format::Table if labelled => {
+                    writeln!(out, "{:<30}  {}", labeled.origin, table_row(record))?;
+                }
+                Format::Table => writeln!(out, "{}", table_row(record))?,
             }
         }
         out.flush()?;
@@ -352,5 +594,53 @@ fn check_proof_cmd(proof: &Path, key: &str) -> anyhow::Result<ExitCode> {
             println!("FAILED: {e}");
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+fn report_cmd(
+    dirs: &[PathBuf],
+    keys: &[String],
+    out: &Path,
+    opts: &jurisgate_audit_report::ReportOptions,
+) -> anyhow::Result<ExitCode> {
+    if keys.len() != 1 && keys.len() != dirs.len() {
+        bail!(
+            "--key: give one key for every folder, or one per folder ({} folders, {} keys)",
+            dirs.len(),
+            keys.len()
+        );
+    }
+    let mut logs = Vec::with_capacity(dirs.len());
+    for (i, dir) in dirs.iter().enumerate() {
+        if !dir.is_dir() {
+            bail!("{}: not an audit folder", dir.display());
+        }
+        let key = &keys[i.min(keys.len() - 1)];
+        let key = load_verifier_key(key).with_context(|| format!("--key {key}"))?;
+        logs.push((dir.clone(), key));
+    }
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let outcome = jurisgate_audit_report::write_report(&logs, opts, io::BufWriter::new(file))
+        .with_context(|| format!("writing {}", out.display()))?;
+    if outcome.verified {
+        println!(
+            "OK: verified; report of {} records ({} embedded rows, {} bytes) written to {}",
+            outcome.records,
+            outcome.rows,
+            outcome.bytes,
+            out.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for log in &outcome.logs {
+            if let Err(e) = &log.result {
+                println!("FAILED: {}: {e}", log.dir.display());
+            }
+        }
+        println!(
+            "report written to {} (it says first that verification failed)",
+            out.display()
+        );
+        Ok(ExitCode::from(1))
     }
 }

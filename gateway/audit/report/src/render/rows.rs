@@ -11,9 +11,9 @@ use crate::sample::Row;
 
 /// Column names, in row order; `log`, `seq` and `b` are numbers, the rest
 /// indexes into the string table.
-const COLS: [&str; 25] = [
+const COLS: [&str; 26] = [
     "log", "seq", "ts", "kind", "j", "verified", "src", "req", "loc", "appr", "method", "path",
-    "route", "c", "allow", "o", "d", "reason", "region", "pool", "status", "rev", "obl", "b",
+    "route", "c", "allow", "o", "d", "reason", "rg", "region", "pool", "status", "rev", "obl", "b",
     "tags",
 ];
 
@@ -59,6 +59,7 @@ pub(crate) fn rows_json(rows: &[&Row], logs: usize) -> String {
                 id(r.outcome),
                 id(&r.destination),
                 id(&r.reason),
+                id(&r.reason_group),
                 id(&r.region),
                 id(&r.pool),
                 id(&r.status),

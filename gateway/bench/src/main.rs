@@ -1,0 +1,116 @@
+//! `jurisgate-bench`: the pieces `scripts/bench.sh` needs that are not the
+//! gateway itself.
+//!
+//! - `upstream`: a minimal, fast hyper server (the upstream every target
+//!   proxies to, and the "direct" baseline).
+//! - `audit`: durable appends per second (group commit vs one fsync per
+//!   record) and `verify` speed against SHA-256.
+//! - `setup`: writes a gateway config, keys and the Texas policy whose pools
+//!   all point at one upstream, and prints a bearer token for a US user, so
+//!   every benchmarked request is attributed, decided, audited and routed.
+
+mod audit_bench;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use http::{Response, header};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+
+#[derive(Parser)]
+#[command(about = "Benchmark helpers for scripts/bench.sh")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a small JSON answer to every request.
+    Upstream {
+        /// Address to listen on.
+        #[arg(long)]
+        listen: SocketAddr,
+    },
+    /// Measure the audit log: durable appends/s and verify records/s.
+    Audit {
+        /// Scale factor for the record counts (1 = a few seconds).
+        #[arg(long, default_value_t = 1)]
+        scale: u64,
+    },
+    /// Write a gateway config (and keys, policy) in DIR proxying to UPSTREAM; print a token.
+    Setup {
+        /// Folder to write into.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The upstream's base URL.
+        #[arg(long)]
+        upstream: String,
+        /// The gateway's listen address.
+        #[arg(long)]
+        listen: SocketAddr,
+        /// Audit durability: fsync or none.
+        #[arg(long, default_value = "fsync")]
+        durability: String,
+    },
+}
+
+const BODY: &[u8] = br#"{"id":"bench","text":"hello","region":"us-east"}"#;
+
+async fn upstream(listen: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let builder = auto::Builder::new(TokioExecutor::new());
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let service = service_fn(|_req| async {
+            let mut resp = Response::new(Full::new(Bytes::from_static(BODY)));
+            resp.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            Ok::<_, Infallible>(resp)
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+}
+
+fn setup(dir: &std::path::Path, upstream: &str, listen: SocketAddr, durability: &str) -> anyhow::Result<()> {
+    let stores: Vec<(String, String)> =
+        ["us-east", "us-west", "eu-west", "ap-southeast"].iter().map(|r| ((*r).to_string(), upstream.to_string())).collect();
+    let files = jurisgate_demo::write_demo_files(dir, &stores)?;
+    let text = std::fs::read_to_string(&files.config)?
+        .replace("listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"", &format!("listen = \"{listen}\"\nadmin_listen = \"127.0.0.1:0\""))
+        .replace("checkpoint_every = \"500ms\"", &format!("checkpoint_every = \"1s\"\ndurability = \"{durability}\""))
+        .replace("interval = \"100ms\"", "interval = \"2s\"");
+    std::fs::write(&files.config, text)?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let token = files.idp.sign(&serde_json::json!({
+        "iss": jurisgate_demo::ISSUER, "aud": jurisgate_demo::AUDIENCE, "sub": "alice", "jurisdiction": "US",
+        "kind": "user", "location": "US", "iat": now, "exp": now + 86_400,
+    }));
+    println!("{}", files.config.display());
+    println!("{token}");
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Upstream { listen } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(upstream(listen))
+        }
+        Command::Audit { scale } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(audit_bench::run(scale))
+        }
+        Command::Setup { dir, upstream, listen, durability } => setup(&dir, &upstream, listen, &durability),
+    }
+}

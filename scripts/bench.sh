@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Throughput and latency of jurisgate against direct-to-upstream and nginx as
+# a plain reverse proxy, on this machine, in one run, alternating targets
+# (A B A B …) over several rounds so drift hits all of them alike.
+#
+#   scripts/bench.sh [ROUNDS] [SECONDS]     (defaults: 3 rounds, 10 s per run)
+#
+# Installs wrk and nginx from Debian's packages if missing, builds release
+# binaries, starts everything on loopback, and writes the figures to
+# target/bench/results.tsv and a summary to target/bench/summary.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS="${1:-3}"
+SECS="${2:-10}"
+OUT=target/bench
+mkdir -p "$OUT"
+rm -rf "$OUT"/run && mkdir -p "$OUT"/run
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need wrk || ! need nginx; then
+  apt-get update -qq && apt-get install -y -qq wrk nginx >/dev/null
+fi
+cargo build --release --quiet -p jurisgate -p jurisgate-bench
+BIN=target/release
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+UP=$(free_port); NG=$(free_port); JF=$(free_port); JN=$(free_port)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+"$BIN"/jurisgate-bench upstream --listen 127.0.0.1:"$UP" & PIDS+=($!)
+
+cat > "$OUT"/run/nginx.conf <<NGINX
+worker_processes auto;
+pid $PWD/$OUT/run/nginx.pid;
+error_log $PWD/$OUT/run/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream app { server 127.0.0.1:$UP; keepalive 256; }
+  server {
+    listen 127.0.0.1:$NG backlog=4096;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+NGINX
+nginx -c "$PWD/$OUT/run/nginx.conf" -g 'daemon off;' & PIDS+=($!)
+
+setup() { # dir port durability -> prints config path then token
+  "$BIN"/jurisgate-bench setup --dir "$1" --upstream "http://127.0.0.1:$UP" --listen "127.0.0.1:$2" --durability "$3"
+}
+mapfile -t F < <(setup "$OUT/run/fsync" "$JF" fsync)
+mapfile -t N < <(setup "$OUT/run/none" "$JN" none)
+TOKEN="${F[1]}"
+TOKEN_NONE="${N[1]}"
+RUST_LOG=error "$BIN"/jurisgate serve --config "${F[0]}" >/dev/null & PIDS+=($!); JF_PID=$!
+RUST_LOG=error "$BIN"/jurisgate serve --config "${N[0]}" >/dev/null & PIDS+=($!); JN_PID=$!
+
+wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+for p in "$UP" "$NG" "$JF" "$JN"; do wait_port "$p"; done
+
+run() { # name port conns token
+  local line
+  line=$(wrk -t2 -c"$3" -d"${SECS}"s --timeout 5s -s scripts/bench/report.lua \
+        -H "Authorization: Bearer $4" -H "Host: api.demo.jurisgate" \
+        "http://127.0.0.1:$2/v1/messages/bench" | grep '^RESULT')
+  echo -e "$1\t$3\t${line#RESULT }" | tr ' ' '\t' >> "$OUT"/results.tsv
+  echo "  $1 c=$3: ${line#RESULT }"
+}
+: > "$OUT"/results.tsv
+for round in $(seq "$ROUNDS"); do
+  echo "round $round/$ROUNDS"
+  for c in 64 256; do
+    run direct "$UP" "$c" "$TOKEN"
+    run nginx "$NG" "$c" "$TOKEN"
+    run jurisgate-fsync "$JF" "$c" "$TOKEN"
+    run jurisgate-nosync "$JN" "$c" "$TOKEN_NONE"
+  done
+done
+RSS_F=$(awk '/VmHWM/ {print $2}' /proc/"$JF_PID"/status)
+RSS_N=$(awk '/VmHWM/ {print $2}' /proc/"$JN_PID"/status)
+
+python3 - "$OUT"/results.tsv "$RSS_F" "$RSS_N" "$ROUNDS" "$SECS" > "$OUT"/summary.md <<'PY'
+import statistics, sys, collections, platform, os
+path, rss_f, rss_n, rounds, secs = sys.argv[1:]
+rows = collections.defaultdict(list)
+for line in open(path):
+    name, conns, reqs, rps, p50, p99, p999, errs = line.split()
+    rows[(name, int(conns))].append((float(rps), int(p50), int(p99), int(p999), int(errs)))
+cpu = next((l.split(":",1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}; "
+      f"{rounds} rounds x {secs} s per run, wrk -t2, targets alternated within each round.\n")
+print("| target | conns | req/s (median) | p50 µs | p99 µs | p99.9 µs | errors | ÷ nginx | ÷ direct |")
+print("|---|---|---|---|---|---|---|---|---|")
+med = lambda xs, i: statistics.median(x[i] for x in xs)
+for conns in (64, 256):
+    base_n = med(rows[("nginx", conns)], 0); base_d = med(rows[("direct", conns)], 0)
+    for name in ("direct", "nginx", "jurisgate-fsync", "jurisgate-nosync"):
+        r = rows[(name, conns)]
+        rps = med(r, 0)
+        print(f"| {name} | {conns} | {rps:,.0f} | {med(r,1):.0f} | {med(r,2):.0f} | {med(r,3):.0f} | {sum(x[4] for x in r)} | {rps/base_n:.2f} | {rps/base_d:.2f} |")
+print(f"\nPeak RSS after the run: jurisgate (fsync) {int(rss_f)//1024} MiB, jurisgate (no sync) {int(rss_n)//1024} MiB.")
+PY
+cat "$OUT"/summary.md
