@@ -23,6 +23,8 @@ use hyper_util::rt::TokioExecutor;
 use jurisgate_demo::{DemoFiles, RegionalStore};
 use serde_json::{Value, json};
 
+pub mod tls;
+
 /// The regions every harness starts a store for, in route order.
 pub const REGIONS: [&str; 4] = ["us-east", "us-west", "eu-west", "ap-southeast"];
 
@@ -49,7 +51,12 @@ pub fn binary() -> &'static Path {
 
 /// Runs `jurisgate ARGS…` to completion; returns (exit code, stdout, stderr).
 pub fn run_cli(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(binary()).args(args).output().expect("running jurisgate");
+    run_cli_env(args, &[])
+}
+
+/// Like [`run_cli`], with extra environment variables (e.g. S3 credentials).
+pub fn run_cli_env(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(binary()).args(args).envs(envs.iter().copied()).output().expect("running jurisgate");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -116,6 +123,12 @@ impl Harness {
 
     /// Like [`Harness::start`], letting `edit` change the config text first.
     pub async fn start_with(edit: impl FnOnce(&mut String)) -> Self {
+        Self::start_with_dir(|_, text| edit(text)).await
+    }
+
+    /// Like [`Harness::start_with`]; `edit` also gets the harness folder (the
+    /// config's folder), to write certificates or keys the config names.
+    pub async fn start_with_dir(edit: impl FnOnce(&Path, &mut String)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut stores = Vec::new();
         for region in REGIONS {
@@ -124,7 +137,7 @@ impl Harness {
         let endpoints: Vec<(String, String)> = stores.iter().map(|s| (s.region().to_string(), s.url())).collect();
         let files = jurisgate_demo::write_demo_files(dir.path(), &endpoints).expect("demo files");
         let mut text = std::fs::read_to_string(&files.config).expect("config");
-        edit(&mut text);
+        edit(dir.path(), &mut text);
         std::fs::write(&files.config, text).expect("config");
 
         let (child, addr, admin) = spawn_gateway(&files.config).await;
@@ -216,7 +229,12 @@ impl Harness {
 
     /// Like [`Harness::send`], with extra request headers.
     pub async fn send_with(&self, who: Who, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
-        let mut req = Request::builder().method(method).uri(format!("http://{}{path}", self.addr)).header("host", "api.demo.jurisgate");
+        self.send_to(self.addr, who, method, path, body, headers).await
+    }
+
+    /// Like [`Harness::send_with`], to the proxy at `addr` (a [`Replica`]).
+    pub async fn send_to(&self, addr: SocketAddr, who: Who, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+        let mut req = Request::builder().method(method).uri(format!("http://{addr}{path}")).header("host", "api.demo.jurisgate");
         let (auth, approval) = self.credentials(&who);
         if let Some(a) = auth {
             req = req.header("authorization", a);
@@ -313,13 +331,87 @@ impl Harness {
     }
 }
 
+/// Another gateway process beside a [`Harness`]'s, as a second or third
+/// replica behind one load balancer: the same stores, keys and policy; its
+/// own config, audit folder (`audit-N`) and origin (`jurisgate.demo/replica-N`).
+pub struct Replica {
+    /// The checkpoint origin line of its audit log.
+    pub origin: String,
+    /// Its audit folder.
+    pub audit_dir: PathBuf,
+    /// Its config file.
+    pub config: PathBuf,
+    /// The proxy address.
+    pub addr: SocketAddr,
+    /// The admin address.
+    pub admin: SocketAddr,
+    envs: Vec<(String, String)>,
+    child: Child,
+}
+
+impl Harness {
+    /// Starts replica `n` (2, 3, …) from this harness's config. The
+    /// harness's own gateway is replica 1 (`audit`, `jurisgate.demo/replica-1`).
+    pub async fn start_replica(&self, n: u32) -> Replica {
+        self.start_replica_with(n, |_| {}, &[]).await
+    }
+
+    /// Like [`Harness::start_replica`], letting `edit` change its config
+    /// text and with extra environment variables for the process.
+    pub async fn start_replica_with(&self, n: u32, edit: impl FnOnce(&mut String), envs: &[(&str, &str)]) -> Replica {
+        let base = std::fs::read_to_string(&self.files.config).expect("config");
+        let origin = format!("jurisgate.demo/replica-{n}");
+        let mut text = base.replacen("dir = \"audit\"", &format!("dir = \"audit-{n}\""), 1).replacen("jurisgate.demo/replica-1", &origin, 1);
+        assert!(text.contains(&format!("audit-{n}")) && text.contains(&origin), "the demo config's audit section changed shape");
+        edit(&mut text);
+        let config = self.files.dir.join(format!("jurisgate-replica-{n}.toml"));
+        std::fs::write(&config, text).expect("replica config");
+        let envs: Vec<(String, String)> = envs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
+        let (child, addr, admin) = spawn_gateway_env(&config, &envs).await;
+        Replica { origin, audit_dir: self.files.dir.join(format!("audit-{n}")), config, addr, admin, envs, child }
+    }
+}
+
+impl Replica {
+    /// Starts it again on the same config, audit folder and environment
+    /// (after [`Replica::stop`]); the new addresses replace the old.
+    pub async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, addr, admin) = spawn_gateway_env(&self.config, &self.envs).await;
+        self.child = child;
+        self.addr = addr;
+        self.admin = admin;
+    }
+
+    /// Stops it with SIGTERM and waits for it to exit.
+    pub fn stop(&mut self) -> i32 {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1)
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `jurisgate serve --config CONFIG` and waits until it prints its
 /// listening addresses.
 async fn spawn_gateway(config: &Path) -> (Child, SocketAddr, SocketAddr) {
+    spawn_gateway_env(config, &[]).await
+}
+
+/// Like [`spawn_gateway`], with extra environment variables.
+async fn spawn_gateway_env(config: &Path, envs: &[(String, String)]) -> (Child, SocketAddr, SocketAddr) {
     let mut child = Command::new(binary())
         .args(["serve", "--config"])
         .arg(config)
         .env("RUST_LOG", "warn")
+        .envs(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

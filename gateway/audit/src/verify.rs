@@ -406,10 +406,9 @@ pub fn verify_all<K: VerifierKey + ?Sized>(
         .map(|(dir, key)| {
             let summary = verify(dir, *key)?;
             if let Some(origin) = &summary.origin {
-                let here = dir.display().to_string();
-                if let Some(other) = seen.insert(origin.clone(), here.clone()) {
+                if let Some(other) = seen.insert(origin.clone(), dir.display().to_string()) {
                     return Err(err(
-                        here,
+                        CHECKPOINT_DIR,
                         None,
                         Problem::SameOrigin {
                             origin: origin.clone(),

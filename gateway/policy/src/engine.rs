@@ -88,6 +88,8 @@ impl Default for EngineOptions {
 }
 
 /// The engine that decides, behind the one interface.
+// One per loaded policy, never moved on a request's path: its size is moot.
+#[cfg_attr(feature = "wasm", allow(clippy::large_enum_variant))]
 #[derive(Debug)]
 enum Backend {
     /// A prepared regorus engine, cloned per evaluation.
@@ -229,16 +231,17 @@ impl PolicyEngine {
         &self,
         input: &serde_json::Value,
     ) -> Result<Option<serde_json::Value>, EvalError> {
-        let template = match &self.backend {
-            Backend::Rego(template) => template,
+        match &self.backend {
+            Backend::Rego(template) => {
+                let v = self.run(template, input, |e| e.eval_rule(DECISION_RULE.to_string()))?;
+                if v == regorus::Value::Undefined {
+                    return Ok(None);
+                }
+                to_json(&v).map(Some)
+            }
             #[cfg(feature = "wasm")]
-            Backend::Wasm(wasm) => return wasm.evaluate_raw(input),
-        };
-        let v = self.run(template, input, |e| e.eval_rule(DECISION_RULE.to_string()))?;
-        if v == regorus::Value::Undefined {
-            return Ok(None);
+            Backend::Wasm(wasm) => wasm.evaluate_raw(input),
         }
-        to_json(&v).map(Some)
     }
 
     /// Every rule of package `jurisgate` that is defined for `input`, with
@@ -251,21 +254,20 @@ impl PolicyEngine {
         &self,
         input: &serde_json::Value,
     ) -> Result<serde_json::Value, EvalError> {
-        let template = match &self.backend {
-            Backend::Rego(template) => template,
-            #[cfg(feature = "wasm")]
-            Backend::Wasm(_) => {
-                return Err(EvalError::Engine(
-                    "a wasm bundle exposes only its entrypoint; explain with the rego engine on the policy's sources".into(),
-                ));
+        match &self.backend {
+            Backend::Rego(template) => {
+                let results = self.run(template, input, |e| {
+                    e.eval_query(format!("data.{PACKAGE}"), false)
+                })?;
+                match results.result.first().and_then(|r| r.expressions.first()) {
+                    Some(expr) => to_json(&expr.value),
+                    None => Ok(serde_json::Value::Object(serde_json::Map::new())),
+                }
             }
-        };
-        let results = self.run(template, input, |e| {
-            e.eval_query(format!("data.{PACKAGE}"), false)
-        })?;
-        match results.result.first().and_then(|r| r.expressions.first()) {
-            Some(expr) => to_json(&expr.value),
-            None => Ok(serde_json::Value::Object(serde_json::Map::new())),
+            #[cfg(feature = "wasm")]
+            Backend::Wasm(_) => Err(EvalError::Engine(
+                "a wasm bundle exposes only its entrypoint; explain with the rego engine on the policy's sources".into(),
+            )),
         }
     }
 
@@ -541,8 +543,13 @@ decision := {"allow": true, "regions": data.regions[input.j], "reason": "home"} 
             ..EngineOptions::default()
         };
         assert!(!EngineKind::Wasm.available());
-        let e = PolicyEngine::load(tmp.path(), &opts).unwrap_err().to_string();
-        assert!(e.contains("rebuild with `cargo build --features wasm`"), "{e}");
+        let e = PolicyEngine::load(tmp.path(), &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("rebuild with `cargo build --features wasm`"),
+            "{e}"
+        );
     }
 
     #[test]

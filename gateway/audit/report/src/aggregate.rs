@@ -214,12 +214,14 @@ impl Aggregator {
             let Some(t) = record.time() else {
                 self.read_errors.push((
                     dir.clone(),
-                    format!("seq {}: timestamp {:?} is not RFC 3339", record.seq, record.ts),
+                    format!(
+                        "seq {}: timestamp {:?} is not RFC 3339",
+                        record.seq, record.ts
+                    ),
                 ));
                 return;
             };
-            let in_range =
-                self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u);
+            let in_range = self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u);
             if in_range {
                 self.add(log, &record, t, prev.as_ref());
             }
@@ -227,7 +229,13 @@ impl Aggregator {
         }
     }
 
-    fn add(&mut self, log: u16, r: &Record, t: OffsetDateTime, prev: Option<&(Record, OffsetDateTime)>) {
+    fn add(
+        &mut self,
+        log: u16,
+        r: &Record,
+        t: OffsetDateTime,
+        prev: Option<&(Record, OffsetDateTime)>,
+    ) {
         let bucket = self.span.bucket(t);
         self.totals.records += 1;
         *self.totals.kinds.entry(kind(&r.event)).or_default() += 1;
@@ -243,7 +251,10 @@ impl Aggregator {
             }
             if matches!(r.event, Event::Startup(_)) && up {
                 self.anomalies.unclean_total += 1;
-                push_capped(&mut self.anomalies.unclean_restarts, load(log, r, String::new()));
+                push_capped(
+                    &mut self.anomalies.unclean_restarts,
+                    load(log, r, String::new()),
+                );
                 keys.push(Key::Anomaly("unclean_restart"));
                 tags.push("unclean_restart");
             }
@@ -258,7 +269,10 @@ impl Aggregator {
                 None
             }
             Event::ConfigLoaded(c) => {
-                push_capped(&mut self.config_loads, load(log, r, c.config_sha256.clone()));
+                push_capped(
+                    &mut self.config_loads,
+                    load(log, r, c.config_sha256.clone()),
+                );
                 keys.push(Key::Kind("config_loaded"));
                 None
             }
@@ -479,7 +493,10 @@ fn decision_row(d: &DecisionEvent, o: Outcome) -> Row {
         allow: if d.decision.allow { "true" } else { "false" },
         outcome: o.key(),
         destination: facts::destination(d, o).to_string(),
-        reason: d.refusal.clone().unwrap_or_else(|| d.decision.reason.clone()),
+        reason: d
+            .refusal
+            .clone()
+            .unwrap_or_else(|| d.decision.reason.clone()),
         reason_group: facts::reason_group(d).to_string(),
         region: text(&d.region),
         pool: text(&d.pool),
@@ -498,7 +515,10 @@ fn other_row(event: &Event) -> Row {
                 "version {}, {} records recovered, torn line quarantined as {q}",
                 s.version, s.recovered_records
             ),
-            None => format!("version {}, {} records recovered", s.version, s.recovered_records),
+            None => format!(
+                "version {}, {} records recovered",
+                s.version, s.recovered_records
+            ),
         },
         Event::Shutdown(s) => s.reason.clone(),
         Event::Checkpoint(c) => format!("tree size {}, root {}", c.size, c.root),

@@ -94,11 +94,7 @@ fn shown_checkpoints(dir: &Path, key: &NoteVerifier) -> Vec<CheckpointInfo> {
             let text = std::fs::read_to_string(path).ok()?;
             let body = key.open(&text).ok()?;
             Some(CheckpointInfo {
-                file: path
-                    .strip_prefix(dir)
-                    .unwrap_or(path)
-                    .display()
-                    .to_string(),
+                file: path.strip_prefix(dir).unwrap_or(path).display().to_string(),
                 size: *size,
                 root: body.lines().nth(2)?.to_string(),
             })

@@ -252,6 +252,12 @@ fn s3_store(
             HeaderName::from_static("x-amz-object-lock-mode"),
             HeaderValue::from_static(r.mode.header_value()),
         );
+        // S3 wants Content-MD5 or this header on an Object Lock upload;
+        // the SHA-256 checksum itself is sent by `with_checksum_algorithm`.
+        headers.insert(
+            HeaderName::from_static("x-amz-sdk-checksum-algorithm"),
+            HeaderValue::from_static("SHA256"),
+        );
         if let Ok(v) = HeaderValue::from_str(&until) {
             headers.insert(
                 HeaderName::from_static("x-amz-object-lock-retain-until-date"),

@@ -227,7 +227,7 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 Some(url) => Some(block_on(jurisgate_audit_ship::fetch(
                     &bucket.target(url, None)?,
                     download_to.as_deref(),
-                ))?),
+                ))??),
                 None => None,
             };
             let mut all = dirs;

@@ -67,7 +67,7 @@
       tr.setAttribute("data-seq", r.seq);
       if (data.logs > 1) td(tr, "log " + (r.log + 1), "r");
       td(tr, r.seq, "r");
-      td(tr, r.ts.replace("T", " ").replace("Z", ""), "mono");
+      td(tr, r.ts.replace("T", " ").replace("Z", "").slice(0, 23), "ts");
       td(tr, r.kind === "decision" ? r.o.replace("_", " ") : r.kind);
       td(tr, r.j ? r.j + (r.verified === "no" ? " (unverified)" : "") : "");
       td(tr, [r.req, r.loc && "in " + r.loc, r.appr && "approval " + r.appr].filter(Boolean).join(", "));

@@ -51,7 +51,12 @@ pub(super) fn count_table(
             s,
             r#"<tr><td>{}</td><td class="r">{}</td></tr>"#,
             esc(name),
-            num_link(&format!("{key}:{name}"), *n, &[(filter, name)], &format!("{key} {name}"))
+            num_link(
+                &format!("{key}:{name}"),
+                *n,
+                &[(filter, name)],
+                &format!("{key} {name}")
+            )
         );
     }
     more_row(&mut s, &sorted, 2);
@@ -105,7 +110,9 @@ pub(super) fn flows(agg: &Aggregator) -> String {
     dests.sort_by(|a, b| {
         (is_refused_destination(a.0), b.1, a.0).cmp(&(is_refused_destination(b.0), a.1, b.0))
     });
-    s.push_str(r#"<h3>Flow matrix</h3><table class="matrix"><tr><th>jurisdiction</th><th>data class</th>"#);
+    s.push_str(
+        r#"<h3>Flow matrix</h3><table class="matrix"><tr><th>jurisdiction</th><th>data class</th>"#,
+    );
     for (name, _) in &dests {
         let class = if is_refused_destination(name) {
             r#" class="r refused""#
@@ -119,7 +126,11 @@ pub(super) fn flows(agg: &Aggregator) -> String {
         let _ = write!(s, "<tr><td>{}</td><td>{}</td>", esc(j), esc(c));
         for (dest, _) in &dests {
             let n = row.get(dest).copied().unwrap_or(0);
-            let class = if is_refused_destination(dest) { "r refused" } else { "r" };
+            let class = if is_refused_destination(dest) {
+                "r refused"
+            } else {
+                "r"
+            };
             let cell = if n == 0 {
                 String::new()
             } else {
@@ -169,7 +180,7 @@ pub(super) fn over_time(agg: &Aggregator, span: &Span) -> String {
 /// One bar table row per name, stacked by outcome.
 fn outcome_bars(
     title: &str,
-    key: &str,
+    (header, key): (&str, &str),
     filter: &str,
     counts: &HashMap<u32, PerOutcome>,
     dim: &Dim,
@@ -183,7 +194,7 @@ fn outcome_bars(
     let mut s = format!(
         r#"<div><h3>{}</h3><table class="bars"><tr><th>{}</th><th></th><th class="r">not forwarded</th></tr>"#,
         esc(title),
-        esc(key)
+        esc(header)
     );
     if sorted.is_empty() {
         s.push_str(r#"<tr><td colspan="3" class="muted">none</td></tr>"#);
@@ -211,7 +222,7 @@ fn outcome_bars(
                 &format!("{key}:{name}"),
                 *total,
                 &[(filter, name), ("tag", "refused")],
-                &format!("not forwarded, {key} {name}")
+                &format!("not forwarded, {header} {name}")
             )
         );
     }
@@ -226,8 +237,20 @@ pub(super) fn denials(agg: &Aggregator) -> String {
     format!(
         r#"<section id="denials"><h2>Denials and refusals</h2><p>Every decision not forwarded, by the reason recorded (the gateway's own reasons grouped by rule, e.g. <code>encoded_slash</code>) and by route.</p>{}<div class="grid">{}{}</div></section>"#,
         charts::legend(),
-        outcome_bars("By reason", "reason", "rg", &agg.refusal_reasons, &agg.dims.reason),
-        outcome_bars("By route", "refused-route", "route", &agg.refusal_routes, &agg.dims.route),
+        outcome_bars(
+            "By reason",
+            ("reason", "reason"),
+            "rg",
+            &agg.refusal_reasons,
+            &agg.dims.reason
+        ),
+        outcome_bars(
+            "By route",
+            ("route", "refused-route"),
+            "route",
+            &agg.refusal_routes,
+            &agg.dims.route
+        ),
     )
 }
 
@@ -237,7 +260,12 @@ pub(super) fn cross_border(agg: &Aggregator) -> String {
     let total: u64 = agg.cross.values().sum();
     let mut s = format!(
         r#"<section id="cross-border"><h2>Cross-border access</h2><p>Decisions where the requester's recorded location is outside the subject's jurisdiction: {} in all. Obligations are what the policy required of the response.</p>"#,
-        num_link("cross-border", total, &[("tag", "cross_border")], "cross-border access")
+        num_link(
+            "cross-border",
+            total,
+            &[("tag", "cross_border")],
+            "cross-border access"
+        )
     );
     if agg.cross.is_empty() {
         s.push_str(r#"<p class="muted">None in this range.</p></section>"#);
@@ -266,7 +294,13 @@ pub(super) fn cross_border(agg: &Aggregator) -> String {
             num_link(
                 &format!("cross:{j}|{loc}|{route}|{allow}"),
                 **n,
-                &[("j", j), ("loc", loc), ("route", route), ("allow", allow), ("tag", "cross_border")],
+                &[
+                    ("j", j),
+                    ("loc", loc),
+                    ("route", route),
+                    ("allow", allow),
+                    ("tag", "cross_border")
+                ],
                 &format!("{j} data reached from {loc} via {route}")
             )
         );
@@ -289,7 +323,9 @@ pub(super) fn revisions(agg: &Aggregator) -> String {
         r#"<section id="revisions"><h2>Policy revisions</h2><h3>Loaded</h3><table><tr><th>time (UTC)</th><th class="r">log</th><th class="r">seq</th><th>revision</th></tr>"#,
     );
     if agg.policy_loads.is_empty() {
-        s.push_str(r#"<tr><td colspan="4" class="muted">no policy_loaded record in this range</td></tr>"#);
+        s.push_str(
+            r#"<tr><td colspan="4" class="muted">no policy_loaded record in this range</td></tr>"#,
+        );
     }
     for l in &agg.policy_loads {
         let _ = write!(
@@ -321,11 +357,22 @@ pub(super) fn revisions(agg: &Aggregator) -> String {
             revision_cell(name),
             esc(&short_ts(&st.first_ts)),
             esc(&short_ts(&st.last_ts)),
-            num_link(&format!("rev:{name}"), total, &[("rev", if name == "(none)" { "" } else { name }), ("kind", "decision")], &format!("decided by {name}")),
+            num_link(
+                &format!("rev:{name}"),
+                total,
+                &[
+                    ("rev", if name == "(none)" { "" } else { name }),
+                    ("kind", "decision")
+                ],
+                &format!("decided by {name}")
+            ),
             pct_of(st.allow, total),
             fmt_n(st.outcomes[Outcome::Forwarded.index()]),
             fmt_n(st.outcomes[Outcome::Denied.index()]),
-            fmt_n(st.outcomes[Outcome::Error.index()] + st.outcomes[Outcome::AuditUnavailable.index()]),
+            fmt_n(
+                st.outcomes[Outcome::Error.index()]
+                    + st.outcomes[Outcome::AuditUnavailable.index()]
+            ),
         );
     }
     s.push_str("</table>");
@@ -394,7 +441,12 @@ struct Burst {
 }
 
 fn bursts(agg: &Aggregator, span: &Span) -> (Vec<Burst>, u64) {
-    let total: u64 = agg.anomalies.refusal_minutes.values().map(|n| u64::from(*n)).sum();
+    let total: u64 = agg
+        .anomalies
+        .refusal_minutes
+        .values()
+        .map(|n| u64::from(*n))
+        .sum();
     let minutes = (span.length().whole_minutes().max(1)) as u64;
     let threshold = BURST_MIN.max(BURST_FACTOR * total / minutes);
     let mut hot: Vec<(i64, u64)> = agg
@@ -443,16 +495,70 @@ pub(super) fn anomalies(agg: &Aggregator, opts: &ReportOptions, span: &Span) -> 
     let (bursts, threshold) = bursts(agg, span);
     let unverified: u64 = a.unverified.iter().sum();
     let failovers: u64 = a.failovers.values().sum();
-    let mut s = String::from(r#"<section id="anomalies"><h2>Anomalies worth a look</h2><div class="cards">"#);
+    let mut s = String::from(
+        r#"<section id="anomalies"><h2>Anomalies worth a look</h2><div class="cards">"#,
+    );
     let card = |s: &mut String, label: &str, value: String| {
-        let _ = write!(s, r#"<div class="card">{value}<span class="l">{label}</span></div>"#);
+        let _ = write!(
+            s,
+            r#"<div class="card">{value}<span class="l">{label}</span></div>"#
+        );
     };
-    card(&mut s, "bursts of refusals", num("anomaly:bursts", bursts.len() as u64));
-    card(&mut s, "unverified jurisdiction", num_link("anomaly:unverified", unverified, &[("tag", "unverified")], "unverified subject jurisdiction"));
-    card(&mut s, "failovers", num_link("anomaly:failover", failovers, &[("tag", "failover")], "failovers"));
-    card(&mut s, "audit gaps", num_link("anomaly:gaps", a.gaps_total, &[("tag", "gap")], "records either side of an audit gap"));
-    card(&mut s, "restarts without shutdown", num_link("anomaly:unclean_restarts", a.unclean_total, &[("tag", "unclean_restart")], "startups without a shutdown before them"));
-    card(&mut s, "policy errors", num_link("anomaly:policy_errors", a.policy_errors, &[("tag", "policy_error")], "policy errors"));
+    card(
+        &mut s,
+        "bursts of refusals",
+        num("anomaly:bursts", bursts.len() as u64),
+    );
+    card(
+        &mut s,
+        "unverified jurisdiction",
+        num_link(
+            "anomaly:unverified",
+            unverified,
+            &[("tag", "unverified")],
+            "unverified subject jurisdiction",
+        ),
+    );
+    card(
+        &mut s,
+        "failovers",
+        num_link(
+            "anomaly:failover",
+            failovers,
+            &[("tag", "failover")],
+            "failovers",
+        ),
+    );
+    card(
+        &mut s,
+        "audit gaps",
+        num_link(
+            "anomaly:gaps",
+            a.gaps_total,
+            &[("tag", "gap")],
+            "records either side of an audit gap",
+        ),
+    );
+    card(
+        &mut s,
+        "restarts without shutdown",
+        num_link(
+            "anomaly:unclean_restarts",
+            a.unclean_total,
+            &[("tag", "unclean_restart")],
+            "startups without a shutdown before them",
+        ),
+    );
+    card(
+        &mut s,
+        "policy errors",
+        num_link(
+            "anomaly:policy_errors",
+            a.policy_errors,
+            &[("tag", "policy_error")],
+            "policy errors",
+        ),
+    );
     s.push_str("</div>");
 
     let _ = write!(
@@ -475,7 +581,12 @@ pub(super) fn anomalies(agg: &Aggregator, opts: &ReportOptions, span: &Span) -> 
                 r#"<tr><td>{}</td><td>{}</td><td class="r">{}</td><td class="r">{}</td></tr>"#,
                 esc(&short_ts(&from)),
                 esc(&short_ts(&to)),
-                num_link(&format!("burst:{from}"), b.count, &[("from", &from), ("to", &to), ("tag", "refused")], &format!("refusals {} to {}", short_ts(&from), short_ts(&to))),
+                num_link(
+                    &format!("burst:{from}"),
+                    b.count,
+                    &[("from", &from), ("to", &to), ("tag", "refused")],
+                    &format!("refusals {} to {}", short_ts(&from), short_ts(&to))
+                ),
                 fmt_n(b.peak)
             );
         }
@@ -494,7 +605,12 @@ pub(super) fn anomalies(agg: &Aggregator, opts: &ReportOptions, span: &Span) -> 
                     s,
                     r#"<tr><td>{}</td><td class="r">{}</td></tr>"#,
                     esc(o.label()),
-                    num_link(&format!("unverified:{}", o.key()), n, &[("tag", "unverified"), ("o", o.key())], &format!("unverified, {}", o.label()))
+                    num_link(
+                        &format!("unverified:{}", o.key()),
+                        n,
+                        &[("tag", "unverified"), ("o", o.key())],
+                        &format!("unverified, {}", o.label())
+                    )
                 );
             }
         }
@@ -509,14 +625,23 @@ pub(super) fn anomalies(agg: &Aggregator, opts: &ReportOptions, span: &Span) -> 
         sorted.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
         s.push_str(r#"<table><tr><th>route</th><th>first approved region</th><th>served from</th><th class="r">requests</th></tr>"#);
         for ((route, from, to), n) in sorted.iter().take(TABLE_ROWS) {
-            let (route, from, to) = (d.route.name(*route), d.region.name(*from), d.region.name(*to));
+            let (route, from, to) = (
+                d.route.name(*route),
+                d.region.name(*from),
+                d.region.name(*to),
+            );
             let _ = write!(
                 s,
                 r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="r">{}</td></tr>"#,
                 esc(route),
                 esc(from),
                 esc(to),
-                num_link(&format!("failover:{route}|{from}|{to}"), **n, &[("tag", "failover"), ("route", route), ("region", to)], &format!("{route}: {from} failed over to {to}"))
+                num_link(
+                    &format!("failover:{route}|{from}|{to}"),
+                    **n,
+                    &[("tag", "failover"), ("route", route), ("region", to)],
+                    &format!("{route}: {from} failed over to {to}")
+                )
             );
         }
         s.push_str("</table>");
@@ -543,22 +668,44 @@ pub(super) fn anomalies(agg: &Aggregator, opts: &ReportOptions, span: &Span) -> 
                 esc(&short_ts(&g.from)),
                 esc(&short_ts(&g.to)),
                 esc(&duration(g.seconds)),
-                esc(&crate::render::html::rows_href(&[("from", &g.from), ("to", &g.to)], 2, "either side of an audit gap"))
+                esc(&crate::render::html::rows_href(
+                    &[("from", &g.from), ("to", &g.to)],
+                    2,
+                    "either side of an audit gap"
+                ))
             );
         }
         s.push_str("</table>");
         if a.gaps_total > a.gaps.len() as u64 {
-            let _ = write!(s, r#"<p class="muted">The {} longest of {} are listed.</p>"#, TABLE_ROWS, fmt_n(a.gaps_total));
+            let _ = write!(
+                s,
+                r#"<p class="muted">The {} longest of {} are listed.</p>"#,
+                TABLE_ROWS,
+                fmt_n(a.gaps_total)
+            );
         }
     }
 
     if !a.unclean_restarts.is_empty() || !a.quarantined.is_empty() {
         s.push_str(r#"<h3>Restarts without a shutdown record, torn lines</h3><table><tr><th class="r">log</th><th>time (UTC)</th><th class="r">seq</th><th>what</th></tr>"#);
         for l in &a.unclean_restarts {
-            let _ = write!(s, r#"<tr><td class="r">{}</td><td>{}</td><td class="r">{}</td><td>gateway started after records with no shutdown between (a crash or a kill)</td></tr>"#, l.log + 1, esc(&short_ts(&l.ts)), l.seq);
+            let _ = write!(
+                s,
+                r#"<tr><td class="r">{}</td><td>{}</td><td class="r">{}</td><td>gateway started after records with no shutdown between (a crash or a kill)</td></tr>"#,
+                l.log + 1,
+                esc(&short_ts(&l.ts)),
+                l.seq
+            );
         }
         for l in &a.quarantined {
-            let _ = write!(s, r#"<tr><td class="r">{}</td><td>{}</td><td class="r">{}</td><td>torn last line quarantined as <code>{}</code></td></tr>"#, l.log + 1, esc(&short_ts(&l.ts)), l.seq, esc(&l.what));
+            let _ = write!(
+                s,
+                r#"<tr><td class="r">{}</td><td>{}</td><td class="r">{}</td><td>torn last line quarantined as <code>{}</code></td></tr>"#,
+                l.log + 1,
+                esc(&short_ts(&l.ts)),
+                l.seq,
+                esc(&l.what)
+            );
         }
         s.push_str("</table>");
     }

@@ -73,9 +73,7 @@ struct Node {
 /// Orders a column by total (refused destinations last, in outcome order),
 /// merging all past [`MAX_NODES`] into one node. Returns the nodes and each
 /// name's node index.
-fn column<'a>(
-    names: impl Iterator<Item = (&'a str, u64)>,
-) -> (Vec<Node>, HashMap<&'a str, usize>) {
+fn column<'a>(names: impl Iterator<Item = (&'a str, u64)>) -> (Vec<Node>, HashMap<&'a str, usize>) {
     let mut totals: HashMap<&str, u64> = HashMap::new();
     for (name, n) in names {
         *totals.entry(name).or_default() += n;
@@ -206,12 +204,24 @@ pub(crate) fn sankey(flows: &[Flow]) -> String {
     jc.sort();
     let mut cd: Vec<((usize, usize), u64)> = cd.into_iter().collect();
     cd.sort();
-    bands(&mut s, &jc, (&mut js, &mut cs), ("j", "c"), (x0 + w, x1), scale, |_, i| {
-        JURISDICTION_COLOURS[i % JURISDICTION_COLOURS.len()]
-    });
-    bands(&mut s, &cd, (&mut cs, &mut ds), ("c", "d"), (x1 + w, x2), scale, |to, _| {
-        destination_fill(to)
-    });
+    bands(
+        &mut s,
+        &jc,
+        (&mut js, &mut cs),
+        ("j", "c"),
+        (x0 + w, x1),
+        scale,
+        |_, i| JURISDICTION_COLOURS[i % JURISDICTION_COLOURS.len()],
+    );
+    bands(
+        &mut s,
+        &cd,
+        (&mut cs, &mut ds),
+        ("c", "d"),
+        (x1 + w, x2),
+        scale,
+        |to, _| destination_fill(to),
+    );
 
     for (col, x, key, anchor) in [
         (&js, x0, "j", "end"),
@@ -219,7 +229,11 @@ pub(crate) fn sankey(flows: &[Flow]) -> String {
         (&ds, x2, "d", "start"),
     ] {
         for node in col {
-            let label_x = if anchor == "end" { x - 6.0 } else { x + w + 6.0 };
+            let label_x = if anchor == "end" {
+                x - 6.0
+            } else {
+                x + w + 6.0
+            };
             let fill = if node.refused {
                 destination_fill(&node.name)
             } else {
@@ -331,7 +345,12 @@ pub(crate) fn time_bars(buckets: &[(i64, PerOutcome)], label: impl Fn(i64) -> St
     let plot_w = width - left - 20.0;
     let plot_h = height - bottom_pad - top_pad;
     let slot = plot_w / buckets.len() as f64;
-    let bar = if slot > 4.0 { slot - 1.5 } else { slot };
+    // A few buckets still get bars of a readable width, not one slab.
+    let bar = if slot > 4.0 {
+        (slot - 1.5).min(48.0)
+    } else {
+        slot
+    };
     let mut s = String::new();
     let _ = write!(
         s,
@@ -415,9 +434,24 @@ mod tests {
     #[test]
     fn sankey_links_every_band_and_keeps_refusals_apart() {
         let flows = [
-            Flow { j: "US", c: "protected", d: "us-east", n: 7 },
-            Flow { j: "US", c: "protected", d: "not forwarded: denied", n: 2 },
-            Flow { j: "EU", c: "protected", d: "eu-west", n: 3 },
+            Flow {
+                j: "US",
+                c: "protected",
+                d: "us-east",
+                n: 7,
+            },
+            Flow {
+                j: "US",
+                c: "protected",
+                d: "not forwarded: denied",
+                n: 2,
+            },
+            Flow {
+                j: "EU",
+                c: "protected",
+                d: "eu-west",
+                n: 3,
+            },
         ];
         let svg = sankey(&flows);
         assert!(svg.contains("#f/j=US&amp;c=protected&amp;n=9"), "{svg}");
@@ -429,7 +463,15 @@ mod tests {
 
     #[test]
     fn the_scale_top_is_round_and_covers_the_maximum() {
-        for (n, want) in [(1, 4), (3, 4), (7, 8), (15, 20), (18, 20), (160, 200), (1001, 2000)] {
+        for (n, want) in [
+            (1, 4),
+            (3, 4),
+            (7, 8),
+            (15, 20),
+            (18, 20),
+            (160, 200),
+            (1001, 2000),
+        ] {
             assert_eq!(nice_ceiling(n), want, "{n}");
         }
         let bars = time_bars(&[(0, [3, 1, 0, 0]), (1, [0, 0, 2, 0])], |b| format!("b{b}"));

@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn helpers_escape_and_format() {
-        assert_eq!(esc(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         assert_eq!(fmt_n(0), "0");
         assert_eq!(fmt_n(999), "999");
         assert_eq!(fmt_n(1_234_567), "1,234,567");
@@ -132,7 +135,10 @@ mod tests {
         assert_eq!(duration(45), "45 s");
         assert_eq!(duration(3 * 3600 + 120), "3 h 2 min");
         assert_eq!(duration(2 * 86_400 + 3600), "2 d 1 h");
-        assert_eq!(short_ts("2026-11-27T21:28:54.494040Z"), "2026-11-27 21:28:54");
+        assert_eq!(
+            short_ts("2026-11-27T21:28:54.494040Z"),
+            "2026-11-27 21:28:54"
+        );
         assert_eq!(pct_of(1, 3), "33.3%");
     }
 }

@@ -24,7 +24,12 @@ const CSS: &str = include_str!("../assets/report.css");
 const JS: &str = include_str!("../assets/report.js");
 
 /// The whole report.
-pub(crate) fn page(logs: &[LogCheck], agg: &Aggregator, opts: &ReportOptions, span: &Span) -> String {
+pub(crate) fn page(
+    logs: &[LogCheck],
+    agg: &Aggregator,
+    opts: &ReportOptions,
+    span: &Span,
+) -> String {
     let verified = logs.iter().all(LogCheck::verified);
     let mut s = String::with_capacity(256 * 1024);
     let title = if verified {
@@ -93,7 +98,12 @@ fn range_text(opts: &ReportOptions, span: &Span) -> String {
 fn verdict(logs: &[LogCheck], agg: &Aggregator) -> String {
     let failed: Vec<&LogCheck> = logs.iter().filter(|l| !l.verified()).collect();
     if let Some(first) = failed.first() {
-        let err = first.result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+        let err = first
+            .result
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         let more = match failed.len() {
             1 => String::new(),
             n => format!(" (and {} more logs failed)", n - 1),
@@ -146,7 +156,8 @@ fn verification(logs: &[LogCheck]) -> String {
             Ok(sum) => {
                 let _ = write!(
                     s,
-                    r#"<tr data-log="{i}"><td><code>{dir}</code></td><td>{}</td><td>verified</td><td class="r">{}</td><td class="r">{}</td><td class="r">{}</td><td>{}</td><td>{}</td><td class="r">{}</td></tr>"#,
+                    r#"<tr data-log="{i}"><td>{}. <code>{dir}</code></td><td>{}</td><td>verified</td><td class="r">{}</td><td class="r">{}</td><td class="r">{}</td><td>{}</td><td>{}</td><td class="r">{}</td></tr>"#,
+                    i + 1,
                     esc(sum.origin.as_deref().unwrap_or("-")),
                     num(&format!("verified-records:{i}"), sum.records),
                     sum.segments,
@@ -159,7 +170,8 @@ fn verification(logs: &[LogCheck]) -> String {
             Err(e) => {
                 let _ = write!(
                     s,
-                    r#"<tr data-log="{i}" class="failed"><td><code>{dir}</code></td><td>-</td><td colspan="7"><strong>FAILED</strong> at {}</td></tr>"#,
+                    r#"<tr data-log="{i}" class="failed"><td>{}. <code>{dir}</code></td><td>-</td><td colspan="7"><strong>FAILED</strong> at {}</td></tr>"#,
+                    i + 1,
                     esc(&e.to_string())
                 );
             }
@@ -229,17 +241,47 @@ fn overview(agg: &Aggregator, verified: bool) -> String {
     }
     s.push_str(r#"<div class="cards">"#);
     let card = |s: &mut String, label: &str, value: String| {
-        let _ = write!(s, r#"<div class="card">{value}<span class="l">{label}</span></div>"#);
+        let _ = write!(
+            s,
+            r#"<div class="card">{value}<span class="l">{label}</span></div>"#
+        );
     };
     card(&mut s, "records", num("records", t.records));
-    card(&mut s, "decisions", num_link("decisions", t.decisions, &[("kind", "decision")], "every decision"));
-    card(&mut s, "allowed by policy", num_link("allow", t.policy_allow, &[("allow", "true")], "allowed by the policy"));
-    card(&mut s, "denied by policy or gateway", num_link("deny", t.policy_deny, &[("allow", "false")], "denied"));
+    card(
+        &mut s,
+        "decisions",
+        num_link(
+            "decisions",
+            t.decisions,
+            &[("kind", "decision")],
+            "every decision",
+        ),
+    );
+    card(
+        &mut s,
+        "allowed by policy",
+        num_link(
+            "allow",
+            t.policy_allow,
+            &[("allow", "true")],
+            "allowed by the policy",
+        ),
+    );
+    card(
+        &mut s,
+        "denied by policy or gateway",
+        num_link("deny", t.policy_deny, &[("allow", "false")], "denied"),
+    );
     for o in Outcome::ALL {
         card(
             &mut s,
             o.label(),
-            num_link(&format!("outcome:{}", o.key()), t.outcomes[o.index()], &[("o", o.key())], o.label()),
+            num_link(
+                &format!("outcome:{}", o.key()),
+                t.outcomes[o.index()],
+                &[("o", o.key())],
+                o.label(),
+            ),
         );
     }
     s.push_str("</div>");
@@ -252,7 +294,13 @@ fn overview(agg: &Aggregator, verified: bool) -> String {
         &agg.by_jurisdiction,
         &agg.dims.jurisdiction,
     ));
-    s.push_str(&analysis::count_table("By route", "route", "route", &agg.by_route, &agg.dims.route));
+    s.push_str(&analysis::count_table(
+        "By route",
+        "route",
+        "route",
+        &agg.by_route,
+        &agg.dims.route,
+    ));
     s.push_str(&analysis::count_table(
         "By region forwarded to",
         "region",
@@ -260,7 +308,9 @@ fn overview(agg: &Aggregator, verified: bool) -> String {
         &agg.by_region,
         &agg.dims.region,
     ));
-    s.push_str(r#"<div><h3>By record kind</h3><table><tr><th>kind</th><th class="r">records</th></tr>"#);
+    s.push_str(
+        r#"<div><h3>By record kind</h3><table><tr><th>kind</th><th class="r">records</th></tr>"#,
+    );
     for (kind, n) in &t.kinds {
         let _ = write!(
             s,
@@ -274,7 +324,11 @@ fn overview(agg: &Aggregator, verified: bool) -> String {
 }
 
 fn records(agg: &Aggregator, logs: usize) -> String {
-    let log_col = if logs > 1 { r#"<th class="r">log</th>"# } else { "" };
+    let log_col = if logs > 1 {
+        r#"<th class="r">log</th>"#
+    } else {
+        ""
+    };
     let kept = agg.sampler.len() as u64;
     let sampled = if kept >= agg.totals.records {
         format!(

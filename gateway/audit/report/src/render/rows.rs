@@ -103,7 +103,10 @@ mod tests {
         let s = doc["s"].as_array().unwrap();
         let col = |name: &str| COLS.iter().position(|c| *c == name).unwrap();
         let row0 = &doc["r"][0];
-        assert_eq!(s[row0[col("path")].as_u64().unwrap() as usize], "</script><b>");
+        assert_eq!(
+            s[row0[col("path")].as_u64().unwrap() as usize],
+            "</script><b>"
+        );
         assert_eq!(
             s[row0[col("tags")].as_u64().unwrap() as usize],
             "failover unverified"
