@@ -28,7 +28,12 @@ use crate::{Harness, Reply, Who, binary};
 #[must_use]
 pub fn certs_dev(dir: &Path) -> PathBuf {
     let out = dir.join("certs");
-    let status = std::process::Command::new(binary()).args(["certs", "dev", "--out"]).arg(&out).stdout(std::process::Stdio::null()).status().expect("certs dev");
+    let status = std::process::Command::new(binary())
+        .args(["certs", "dev", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("certs dev");
     assert!(status.success(), "jurisgate certs dev failed");
     out
 }
@@ -36,7 +41,10 @@ pub fn certs_dev(dir: &Path) -> PathBuf {
 /// Writes `cert` as `DIR/NAME.pem` and `DIR/NAME-key.pem`; returns both paths.
 #[must_use]
 pub fn write_cert(dir: &Path, name: &str, cert: &DevCert) -> (PathBuf, PathBuf) {
-    let (c, k) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}-key.pem")));
+    let (c, k) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}-key.pem")),
+    );
     std::fs::write(&c, &cert.cert_pem).expect("cert");
     std::fs::write(&k, &cert.key_pem).expect("key");
     (c, k)
@@ -45,8 +53,16 @@ pub fn write_cert(dir: &Path, name: &str, cert: &DevCert) -> (PathBuf, PathBuf) 
 /// A `[server.tls]` section (with `client_auth` and, unless it is "none", `client_ca`).
 #[must_use]
 pub fn server_tls_section(cert: &Path, key: &Path, client_auth: &str, client_ca: &Path) -> String {
-    let ca = if client_auth == "none" { String::new() } else { format!("client_ca = \"{}\"\n", client_ca.display()) };
-    format!("\n[server.tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_auth = \"{client_auth}\"\n{ca}", cert.display(), key.display())
+    let ca = if client_auth == "none" {
+        String::new()
+    } else {
+        format!("client_ca = \"{}\"\n", client_ca.display())
+    };
+    format!(
+        "\n[server.tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_auth = \"{client_auth}\"\n{ca}",
+        cert.display(),
+        key.display()
+    )
 }
 
 /// A rustls client for the gateway's TLS listener.
@@ -63,7 +79,10 @@ impl TlsClient {
     /// Trusts the CA in `ca_pem` (a file); offers ALPN `h2` and `http/1.1`; SNI `localhost`.
     #[must_use]
     pub fn new(ca_pem: &Path) -> Self {
-        let roots = CertificateDer::pem_file_iter(ca_pem).expect("ca file").collect::<Result<_, _>>().expect("ca pem");
+        let roots = CertificateDer::pem_file_iter(ca_pem)
+            .expect("ca file")
+            .collect::<Result<_, _>>()
+            .expect("ca pem");
         Self {
             roots,
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
@@ -83,7 +102,10 @@ impl TlsClient {
     /// Presents the client certificate in `cert` with the key in `key` (files).
     #[must_use]
     pub fn client_cert(mut self, cert: &Path, key: &Path) -> Self {
-        let chain = CertificateDer::pem_file_iter(cert).expect("cert file").collect::<Result<_, _>>().expect("cert pem");
+        let chain = CertificateDer::pem_file_iter(cert)
+            .expect("cert file")
+            .collect::<Result<_, _>>()
+            .expect("cert pem");
         let key = PrivateKeyDer::from_pem_file(key).expect("key pem");
         self.identity = Some((chain, Arc::new(key)));
         self
@@ -113,7 +135,9 @@ impl TlsClient {
             .expect("versions")
             .with_root_certificates(roots);
         let mut config = match &self.identity {
-            Some((chain, key)) => builder.with_client_auth_cert(chain.clone(), key.clone_key()).expect("client cert"),
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain.clone(), key.clone_key())
+                .expect("client cert"),
             None => builder.with_no_client_auth(),
         };
         config.alpn_protocols.clone_from(&self.alpn);
@@ -134,14 +158,22 @@ impl TlsClient {
     ///
     /// # Errors
     /// The handshake's or the HTTP handshake's error.
-    pub async fn connect(&self, addr: SocketAddr) -> Result<TlsConn, Box<dyn std::error::Error + Send + Sync>> {
+    pub async fn connect(
+        &self,
+        addr: SocketAddr,
+    ) -> Result<TlsConn, Box<dyn std::error::Error + Send + Sync>> {
         let stream = self.handshake(addr).await?;
         let (_, session) = stream.get_ref();
         let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
-        let peer_cert = session.peer_certificates().and_then(|c| c.first()).cloned().expect("server certificate");
+        let peer_cert = session
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .cloned()
+            .expect("server certificate");
         let io = TokioIo::new(stream);
         let sender = if alpn.as_deref() == Some(b"h2") {
-            let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
+            let (sender, conn) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
             tokio::spawn(conn);
             Sender::H2(sender)
         } else {
@@ -149,7 +181,11 @@ impl TlsClient {
             tokio::spawn(conn);
             Sender::H1(sender)
         };
-        Ok(TlsConn { sender, alpn, peer_cert })
+        Ok(TlsConn {
+            sender,
+            alpn,
+            peer_cert,
+        })
     }
 }
 
@@ -172,7 +208,10 @@ impl TlsConn {
     ///
     /// # Errors
     /// When the connection failed (closed, refused by the server…).
-    pub async fn send(&mut self, mut req: Request<Full<Bytes>>) -> Result<(Reply, Version), hyper::Error> {
+    pub async fn send(
+        &mut self,
+        mut req: Request<Full<Bytes>>,
+    ) -> Result<(Reply, Version), hyper::Error> {
         let resp = match &mut self.sender {
             Sender::H1(s) => {
                 s.ready().await?;
@@ -180,8 +219,17 @@ impl TlsConn {
             }
             Sender::H2(s) => {
                 // HTTP/2 carries the host in :authority, from an absolute URI.
-                let authority = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
-                let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+                let authority = req
+                    .headers()
+                    .get("host")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost")
+                    .to_string();
+                let path = req
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_string();
                 *req.uri_mut() = format!("https://{authority}{path}").parse().expect("uri");
                 req.headers_mut().remove("host");
                 *req.version_mut() = Version::HTTP_2;
@@ -198,16 +246,39 @@ async fn read_reply(resp: http::Response<hyper::body::Incoming>) -> Reply {
     use http_body_util::BodyExt as _;
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
-    let request_id = headers.get("x-jurisgate-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    Reply { status, headers, json: serde_json::from_slice(&body).unwrap_or(Value::Null), request_id }
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(http_body_util::Collected::to_bytes)
+        .unwrap_or_default();
+    let request_id = headers
+        .get("x-jurisgate-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    Reply {
+        status,
+        headers,
+        json: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        request_id,
+    }
 }
 
 impl Harness {
     /// The request `who` would send (credentials included), for a [`TlsConn`].
     #[must_use]
-    pub fn tls_request(&self, who: &Who, method: Method, path: &str, body: Option<&Value>) -> Request<Full<Bytes>> {
-        let mut req = Request::builder().method(method).uri(path).header("host", "api.demo.jurisgate");
+    pub fn tls_request(
+        &self,
+        who: &Who,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Request<Full<Bytes>> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "api.demo.jurisgate");
         let (auth, approval) = self.credentials(who);
         if let Some(a) = auth {
             req = req.header("authorization", a);
@@ -238,7 +309,9 @@ impl TlsFront {
     /// Serves TLS per `settings` on a free loopback port, relaying to `store`.
     pub async fn start(settings: &jurisgate_config::ServerTls, store: SocketAddr) -> Self {
         let tls = Arc::new(jurisgate_tls::ListenerTls::load(settings).expect("front tls"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let relayed = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&relayed);
@@ -247,15 +320,28 @@ impl TlsFront {
                 let acceptor = tls.acceptor();
                 let counter = Arc::clone(&counter);
                 tokio::spawn(async move {
-                    let Ok(mut client) = acceptor.accept(tcp).await else { return };
-                    let Ok(mut upstream) = TcpStream::connect(store).await else { return };
-                    if let Ok((to_store, _)) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-                        counter.fetch_add(usize::try_from(to_store).unwrap_or(usize::MAX), Ordering::SeqCst);
+                    let Ok(mut client) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut upstream) = TcpStream::connect(store).await else {
+                        return;
+                    };
+                    if let Ok((to_store, _)) =
+                        tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+                    {
+                        counter.fetch_add(
+                            usize::try_from(to_store).unwrap_or(usize::MAX),
+                            Ordering::SeqCst,
+                        );
                     }
                 });
             }
         });
-        Self { addr, relayed, task }
+        Self {
+            addr,
+            relayed,
+            task,
+        }
     }
 
     /// Bytes relayed to the store so far (from connections that have ended).

@@ -50,15 +50,60 @@ fn check_names_the_key_and_line_of_each_error() {
     write(dir.path(), "k", "0123456789abcdef0123456789abcdef");
     let cases: &[(&str, &str, &str, &str)] = &[
         // (what, replace, with, expected in the message)
-        ("unknown pool", "pools = [\"us-east\"]", "pools = [\"us-esat\"]", ":17:10: `route[0].pools[0]`: no pool is named `us-esat`"),
-        ("unknown data class", "data_class = \"protected\"", "data_class = \"secret\"", ":16:14: `route[0].data_class`: `secret` is not a data class"),
-        ("route without pools", "pools = [\"us-east\"]", "pools = []", "`route[0].pools`: route `messages` has no pools"),
-        ("typo in a key", "data_class =", "data_clas =", ":16:1: `data_clas`: unknown field `data_clas`, expected one of"),
-        ("bad endpoint", "http://127.0.0.1:9", "127.0.0.1:9", "`pool[0].endpoints[0]`: `127.0.0.1:9` must start with http://"),
-        ("bad duration", "[server]", "[server]\nidle_timeout = \"soon\"", "`soon` is not a duration"),
-        ("missing key file", "signing_key = \"k\"", "signing_key = \"nope.key\"", "`audit.signing_key`: signing key"),
-        ("bad region", "region = \"us-east\"", "region = \"US East\"", "`pool[0].region`: `US East` is not a region name"),
-        ("duplicate pool", "[[pool]]", "[[pool]]\nname = \"us-east\"\nregion = \"us-east\"\nendpoints = [\"http://127.0.0.1:9\"]\n\n[[pool]]", "pool `us-east` is defined twice"),
+        (
+            "unknown pool",
+            "pools = [\"us-east\"]",
+            "pools = [\"us-esat\"]",
+            ":17:10: `route[0].pools[0]`: no pool is named `us-esat`",
+        ),
+        (
+            "unknown data class",
+            "data_class = \"protected\"",
+            "data_class = \"secret\"",
+            ":16:14: `route[0].data_class`: `secret` is not a data class",
+        ),
+        (
+            "route without pools",
+            "pools = [\"us-east\"]",
+            "pools = []",
+            "`route[0].pools`: route `messages` has no pools",
+        ),
+        (
+            "typo in a key",
+            "data_class =",
+            "data_clas =",
+            ":16:1: `data_clas`: unknown field `data_clas`, expected one of",
+        ),
+        (
+            "bad endpoint",
+            "http://127.0.0.1:9",
+            "127.0.0.1:9",
+            "`pool[0].endpoints[0]`: `127.0.0.1:9` must start with http://",
+        ),
+        (
+            "bad duration",
+            "[server]",
+            "[server]\nidle_timeout = \"soon\"",
+            "`soon` is not a duration",
+        ),
+        (
+            "missing key file",
+            "signing_key = \"k\"",
+            "signing_key = \"nope.key\"",
+            "`audit.signing_key`: signing key",
+        ),
+        (
+            "bad region",
+            "region = \"us-east\"",
+            "region = \"US East\"",
+            "`pool[0].region`: `US East` is not a region name",
+        ),
+        (
+            "duplicate pool",
+            "[[pool]]",
+            "[[pool]]\nname = \"us-east\"\nregion = \"us-east\"\nendpoints = [\"http://127.0.0.1:9\"]\n\n[[pool]]",
+            "pool `us-east` is defined twice",
+        ),
     ];
     for (what, from, to, expected) in cases {
         assert!(BASE.contains(from), "{what}: bad test case");
@@ -66,7 +111,10 @@ fn check_names_the_key_and_line_of_each_error() {
         let (code, out, err) = run_cli(&["check", "--config", &cfg]);
         assert_eq!(code, 2, "{what}: exit code; out={out} err={err}");
         assert!(err.contains("bad.toml"), "{what}: file not named: {err}");
-        assert!(err.contains(expected), "{what}: expected {expected:?} in {err:?}");
+        assert!(
+            err.contains(expected),
+            "{what}: expected {expected:?} in {err:?}"
+        );
     }
 }
 

@@ -9,7 +9,11 @@ fn get(path: &str, auth: &str) -> Vec<u8> {
 }
 
 fn status(reply: &str) -> u16 {
-    reply.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,10 +37,17 @@ async fn ambiguous_paths_are_refused() {
     for path in refused {
         let reply = h.raw(&get(path, &auth)).await;
         assert_eq!(status(&reply), 400, "{path} was not refused: {reply}");
-        assert!(reply.contains("\"error\":\"bad_request\""), "{path}: {reply}");
+        assert!(
+            reply.contains("\"error\":\"bad_request\""),
+            "{path}: {reply}"
+        );
     }
     for store in &h.stores {
-        assert!(store.received().is_empty(), "{} received a refused request", store.region());
+        assert!(
+            store.received().is_empty(),
+            "{} received a refused request",
+            store.region()
+        );
     }
 }
 
@@ -58,10 +69,21 @@ async fn equivalent_paths_are_classified_and_forwarded_canonically() {
     for path in disguised {
         let reply = h.raw(&get(path, &auth)).await;
         // The store has no record a1, so it answers 404 itself: what matters is where it went.
-        assert!(reply.contains("\"region\":\"us-east\""), "{path} did not reach us-east: {reply}");
+        assert!(
+            reply.contains("\"region\":\"us-east\""),
+            "{path} did not reach us-east: {reply}"
+        );
     }
-    let targets: Vec<String> = h.store("us-east").received().into_iter().map(|r| r.target).collect();
+    let targets: Vec<String> = h
+        .store("us-east")
+        .received()
+        .into_iter()
+        .map(|r| r.target)
+        .collect();
     assert_eq!(targets.len(), disguised.len());
-    assert!(targets.iter().all(|t| t == "/v1/messages/a1"), "forwarded targets: {targets:?}");
+    assert!(
+        targets.iter().all(|t| t == "/v1/messages/a1"),
+        "forwarded targets: {targets:?}"
+    );
     assert!(h.store("ap-southeast").received().is_empty());
 }

@@ -22,7 +22,10 @@ const RELOADED: &str = "jurisgate_policy_reloads_total{result=\"ok\"}";
 /// Writes `text` to `dir/name` in one step (a rename), so the folder watcher
 /// never sees a half-written file.
 fn put(dir: &Path, name: &str, text: &str) {
-    let tmp = dir.parent().expect("policy folder has a parent").join(format!(".{name}.tmp"));
+    let tmp = dir
+        .parent()
+        .expect("policy folder has a parent")
+        .join(format!(".{name}.tmp"));
     std::fs::write(&tmp, text).expect("write");
     std::fs::rename(&tmp, dir.join(name)).expect("rename");
 }
@@ -32,11 +35,26 @@ fn put(dir: &Path, name: &str, text: &str) {
 /// folder fails its own tests.
 fn move_us_west_out(dir: &Path) {
     let tests = std::fs::read_to_string(dir.join("texas_test.rego")).expect("tests");
-    assert!(tests.contains("d.regions == [\"us-east\", \"us-west\"]"), "the shipped tests changed; update this test");
-    put(dir, "texas_test.rego", &tests.replace("d.regions == [\"us-east\", \"us-west\"]", "d.regions == data.approved_regions.US"));
-    let mut data: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("data.json")).expect("data")).expect("json");
+    assert!(
+        tests.contains("d.regions == [\"us-east\", \"us-west\"]"),
+        "the shipped tests changed; update this test"
+    );
+    put(
+        dir,
+        "texas_test.rego",
+        &tests.replace(
+            "d.regions == [\"us-east\", \"us-west\"]",
+            "d.regions == data.approved_regions.US",
+        ),
+    );
+    let mut data: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("data.json")).expect("data")).expect("json");
     data["approved_regions"]["US"] = json!(["us-east"]);
-    put(dir, "data.json", &serde_json::to_string_pretty(&data).expect("json"));
+    put(
+        dir,
+        "data.json",
+        &serde_json::to_string_pretty(&data).expect("json"),
+    );
 }
 
 const BROKEN: &str = "package jurisgate\n\ndecision := {\"allow\": true,, }\n";
@@ -50,14 +68,24 @@ async fn wait_metric(h: &Harness, series: &str, want: f64) {
         if now == Some(want) {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{series} is {now:?}, waited for {want}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{series} is {now:?}, waited for {want}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// A US user's write with us-east down: (status, regions that received it).
 async fn us_write(h: &Harness, id: &str) -> (StatusCode, Vec<String>, String) {
-    let r = h.send(Who::user("alice", "US"), Method::POST, &format!("/v1/messages/{id}"), Some(json!({"text": id}))).await;
+    let r = h
+        .send(
+            Who::user("alice", "US"),
+            Method::POST,
+            &format!("/v1/messages/{id}"),
+            Some(json!({"text": id})),
+        )
+        .await;
     let seen = h.regions_that_saw(&r.request_id);
     (r.status, seen, r.request_id)
 }
@@ -87,7 +115,10 @@ async fn a_broken_policy_changes_nothing_and_a_good_one_takes_effect_without_res
     h.wait_for_region("us-east", false).await;
     let before = h.policy_revision().await;
     let (status, seen, _) = us_write(&h, "m1").await;
-    assert_eq!((status, seen), (StatusCode::CREATED, vec!["us-west".to_string()]));
+    assert_eq!(
+        (status, seen),
+        (StatusCode::CREATED, vec!["us-west".to_string()])
+    );
     assert_eq!(h.metric(REFUSED).await, Some(0.0));
 
     // A broken module dropped into the folder: refused, counted, old policy keeps deciding.
@@ -95,7 +126,10 @@ async fn a_broken_policy_changes_nothing_and_a_good_one_takes_effect_without_res
     wait_metric(&h, REFUSED, 1.0).await;
     assert_eq!(h.policy_revision().await, before);
     let (status, seen, _) = us_write(&h, "m2").await;
-    assert_eq!((status, seen), (StatusCode::CREATED, vec!["us-west".to_string()]));
+    assert_eq!(
+        (status, seen),
+        (StatusCode::CREATED, vec!["us-west".to_string()])
+    );
 
     // The author removes it and ships the real change: it takes effect, no restart.
     std::fs::remove_file(dir.join("broken.rego")).expect("remove");
@@ -103,15 +137,32 @@ async fn a_broken_policy_changes_nothing_and_a_good_one_takes_effect_without_res
     wait_metric(&h, RELOADED, 1.0).await;
     let after = h.policy_revision().await;
     assert_ne!(after, before);
-    let r = h.send(Who::user("alice", "US"), Method::POST, "/v1/messages/m3", Some(json!({}))).await;
+    let r = h
+        .send(
+            Who::user("alice", "US"),
+            Method::POST,
+            "/v1/messages/m3",
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.json);
     assert_eq!(r.json["reason"], "no_approved_region_available");
     assert!(h.regions_that_saw(&r.request_id).is_empty());
-    assert_eq!(h.metric(REFUSED).await, Some(1.0), "the good change was refused at some point");
+    assert_eq!(
+        h.metric(REFUSED).await,
+        Some(1.0),
+        "the good change was refused at some point"
+    );
 
     assert_eq!(h.stop(), 0);
     let records = h.records();
-    assert_eq!(policy_loaded(&records), [(before, "rego".to_string()), (after.clone(), "rego".to_string())]);
+    assert_eq!(
+        policy_loaded(&records),
+        [
+            (before, "rego".to_string()),
+            (after.clone(), "rego".to_string())
+        ]
+    );
     assert_eq!(decision_revision(&records, &r.request_id), Some(after));
 }
 
@@ -133,7 +184,10 @@ async fn sighup_reloads_a_good_policy_and_refuses_a_broken_one() {
     wait_metric(&h, REFUSED, 1.0).await;
     assert_eq!(h.policy_revision().await, before);
     let (status, seen, _) = us_write(&h, "h1").await;
-    assert_eq!((status, seen), (StatusCode::CREATED, vec!["us-west".to_string()]));
+    assert_eq!(
+        (status, seen),
+        (StatusCode::CREATED, vec!["us-west".to_string()])
+    );
 
     std::fs::remove_file(dir.join("broken.rego")).expect("remove");
     move_us_west_out(&dir);
@@ -146,6 +200,12 @@ async fn sighup_reloads_a_good_policy_and_refuses_a_broken_one() {
 
     assert_eq!(h.stop(), 0);
     let records = h.records();
-    assert_eq!(policy_loaded(&records), [(before, "rego".to_string()), (after.clone(), "rego".to_string())]);
+    assert_eq!(
+        policy_loaded(&records),
+        [
+            (before, "rego".to_string()),
+            (after.clone(), "rego".to_string())
+        ]
+    );
     assert_eq!(decision_revision(&records, &id), Some(after));
 }

@@ -27,7 +27,11 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+        if path.is_dir() {
+            out.extend(walk(&path))
+        } else {
+            out.push(path)
+        }
     }
     out
 }
@@ -54,8 +58,12 @@ fn replay_reports_exactly_the_decisions_a_region_change_affects() {
     // The candidate: us-west leaves the approved US regions.
     let candidate = tmp.path().join("candidate");
     copy_policy(&keep.join("policies/texas"), &candidate);
-    let mut data: Value = serde_json::from_slice(&std::fs::read(candidate.join("data.json")).unwrap()).unwrap();
-    assert_eq!(data["approved_regions"]["US"], json!(["us-east", "us-west"]));
+    let mut data: Value =
+        serde_json::from_slice(&std::fs::read(candidate.join("data.json")).unwrap()).unwrap();
+    assert_eq!(
+        data["approved_regions"]["US"],
+        json!(["us-east", "us-west"])
+    );
     data["approved_regions"]["US"] = json!(["us-east"]);
     std::fs::write(candidate.join("data.json"), data.to_string()).unwrap();
 
@@ -63,7 +71,9 @@ fn replay_reports_exactly_the_decisions_a_region_change_affects() {
     let mut expected: BTreeMap<(String, String, String, String), Vec<String>> = BTreeMap::new();
     let (mut with_input, mut without_input) = (0u64, 0u64);
     for record in jurisgate_audit::read_records(&audit).unwrap() {
-        let Event::Decision(d) = record.unwrap().event else { continue };
+        let Event::Decision(d) = record.unwrap().event else {
+            continue;
+        };
         if d.input.is_none() {
             without_input += 1;
             continue;
@@ -73,7 +83,13 @@ fn replay_reports_exactly_the_decisions_a_region_change_affects() {
         if !(d.decision.allow && protected && d.decision.regions.iter().any(|r| r == "us-west")) {
             continue;
         }
-        let after: Vec<String> = d.decision.regions.iter().filter(|r| *r != "us-west").cloned().collect();
+        let after: Vec<String> = d
+            .decision
+            .regions
+            .iter()
+            .filter(|r| *r != "us-west")
+            .cloned()
+            .collect();
         let key = (
             d.route.clone().unwrap_or_else(|| "-".into()),
             d.subject.jurisdiction.clone(),
@@ -83,11 +99,24 @@ fn replay_reports_exactly_the_decisions_a_region_change_affects() {
         expected.entry(key).or_default().push(d.request_id.clone());
     }
     let expected_changed: usize = expected.values().map(Vec::len).sum();
-    assert!(expected_changed >= 3, "the demo should record several US protected allows: {expected:?}");
-    assert!(with_input > expected_changed as u64, "some recorded decisions must stay unchanged");
+    assert!(
+        expected_changed >= 3,
+        "the demo should record several US protected allows: {expected:?}"
+    );
+    assert!(
+        with_input > expected_changed as u64,
+        "some recorded decisions must stay unchanged"
+    );
 
     let (code, out, err) = run_cli(&[
-        "policy", "replay", "--policy", candidate.to_str().unwrap(), "--audit", audit.to_str().unwrap(), "--format", "json",
+        "policy",
+        "replay",
+        "--policy",
+        candidate.to_str().unwrap(),
+        "--audit",
+        audit.to_str().unwrap(),
+        "--format",
+        "json",
     ]);
     assert_eq!(code, 0, "{out}{err}");
     let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
@@ -102,10 +131,15 @@ fn replay_reports_exactly_the_decisions_a_region_change_affects() {
             g["before"].as_str().unwrap().to_string(),
             g["after"].as_str().unwrap().to_string(),
         );
-        let ids = expected.get(&key).unwrap_or_else(|| panic!("unexpected change group {key:?} in {report:#}"));
+        let ids = expected
+            .get(&key)
+            .unwrap_or_else(|| panic!("unexpected change group {key:?} in {report:#}"));
         assert_eq!(g["count"], ids.len() as u64, "{key:?}");
         for example in g["examples"].as_array().unwrap() {
-            assert!(ids.iter().any(|id| example == id), "{example} is not a changed request of {key:?}");
+            assert!(
+                ids.iter().any(|id| example == id),
+                "{example} is not a changed request of {key:?}"
+            );
         }
         got.insert(key, ());
     }
@@ -113,18 +147,40 @@ fn replay_reports_exactly_the_decisions_a_region_change_affects() {
 
     // The unchanged policy re-decides every recorded decision the same way.
     let (code, out, err) = run_cli(&[
-        "policy", "replay", "--policy", keep.join("policies/texas").to_str().unwrap(), "--audit", audit.to_str().unwrap(),
-        "--format", "json", "--fail-on-change",
+        "policy",
+        "replay",
+        "--policy",
+        keep.join("policies/texas").to_str().unwrap(),
+        "--audit",
+        audit.to_str().unwrap(),
+        "--format",
+        "json",
+        "--fail-on-change",
     ]);
     assert_eq!(code, 0, "{out}{err}");
     let same: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((same["changed"].as_u64(), same["replayed"].as_u64()), (Some(0), Some(with_input)));
+    assert_eq!(
+        (same["changed"].as_u64(), same["replayed"].as_u64()),
+        (Some(0), Some(with_input))
+    );
 
     // As a CI gate, the candidate fails; the table names the change.
     let (code, out, _) = run_cli(&[
-        "policy", "replay", "--policy", candidate.to_str().unwrap(), "--audit", audit.to_str().unwrap(), "--fail-on-change",
+        "policy",
+        "replay",
+        "--policy",
+        candidate.to_str().unwrap(),
+        "--audit",
+        audit.to_str().unwrap(),
+        "--fail-on-change",
     ]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("allow [us-east, us-west]") && out.contains("allow [us-east]"), "{out}");
-    assert!(out.contains(&format!("{expected_changed} would change")), "{out}");
+    assert!(
+        out.contains("allow [us-east, us-west]") && out.contains("allow [us-east]"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{expected_changed} would change")),
+        "{out}"
+    );
 }

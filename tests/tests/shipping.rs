@@ -15,7 +15,11 @@ use http::{Method, StatusCode};
 use jurisgate_e2e::{Harness, Who, run_cli, run_cli_env};
 use serde_json::{Value, json};
 
-const CREDS: [(&str, &str); 3] = [("AWS_ACCESS_KEY_ID", "jurisgate-test"), ("AWS_SECRET_ACCESS_KEY", "jurisgate-test"), ("AWS_REGION", "us-east-1")];
+const CREDS: [(&str, &str); 3] = [
+    ("AWS_ACCESS_KEY_ID", "jurisgate-test"),
+    ("AWS_SECRET_ACCESS_KEY", "jurisgate-test"),
+    ("AWS_REGION", "us-east-1"),
+];
 const BUCKET: &str = "jurisgate-audit";
 
 /// A moto S3 server on a loopback port, killed on drop.
@@ -27,7 +31,9 @@ struct Moto {
 impl Moto {
     /// Picks a free port without starting the server yet.
     fn reserve() -> Self {
-        let addr = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port");
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port");
         Self { addr, child: None }
     }
 
@@ -45,7 +51,11 @@ impl Moto {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(self.addr).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen on {}", self.addr);
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on {}",
+                self.addr
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -75,8 +85,20 @@ elif op == "lock":
         out["delete"] = e.response["Error"]["Code"]
 print(json.dumps(out))
 "#;
-        let out = Command::new("python3").arg("-c").arg(SCRIPT).arg(self.endpoint()).arg(op).args(args).envs(CREDS).output().expect("python3 with boto3");
-        assert!(out.status.success(), "boto3 {op}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(SCRIPT)
+            .arg(self.endpoint())
+            .arg(op)
+            .args(args)
+            .envs(CREDS)
+            .output()
+            .expect("python3 with boto3");
+        assert!(
+            out.status.success(),
+            "boto3 {op}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("JSON from boto3")
     }
 }
@@ -107,7 +129,11 @@ async fn sealed_segments_reach_an_object_lock_bucket_and_verify_from_it() {
         .start_replica_with(
             2,
             |t| {
-                *t = t.replacen("checkpoint_every = \"500ms\"", "checkpoint_every = \"500ms\"\nsegment_max_bytes = 4096", 1);
+                *t = t.replacen(
+                    "checkpoint_every = \"500ms\"",
+                    "checkpoint_every = \"500ms\"\nsegment_max_bytes = 4096",
+                    1,
+                );
                 t.push_str(&ship);
             },
             &CREDS,
@@ -116,13 +142,32 @@ async fn sealed_segments_reach_an_object_lock_bucket_and_verify_from_it() {
 
     // The bucket is down: requests are still served and recorded locally.
     for i in 0..12 {
-        let reply = h.send_to(r.addr, Who::user("alice", "US"), Method::POST, &format!("/v1/messages/s{i}"), Some(json!({"i": i})), &[]).await;
+        let reply = h
+            .send_to(
+                r.addr,
+                Who::user("alice", "US"),
+                Method::POST,
+                &format!("/v1/messages/s{i}"),
+                Some(json!({"i": i})),
+                &[],
+            )
+            .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json);
     }
     let started = Instant::now();
-    assert_eq!(r.stop(), 0, "a failed final shipping pass must not fail the shutdown");
-    assert!(started.elapsed() < Duration::from_secs(15), "shutdown took {:?}", started.elapsed());
-    let segments = jurisgate_audit::layout::list_segments(&r.audit_dir).unwrap().len();
+    assert_eq!(
+        r.stop(),
+        0,
+        "a failed final shipping pass must not fail the shutdown"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    let segments = jurisgate_audit::layout::list_segments(&r.audit_dir)
+        .unwrap()
+        .len();
     assert!(segments >= 3, "expected rotations, got {segments} segments");
 
     // The bucket comes up; the restarted replica ships what the first
@@ -131,13 +176,37 @@ async fn sealed_segments_reach_an_object_lock_bucket_and_verify_from_it() {
     moto.s3("mkbucket", &[BUCKET]);
     r.restart().await;
     for i in 12..18 {
-        let reply = h.send_to(r.addr, Who::user("emile", "EU"), Method::POST, &format!("/v1/messages/s{i}"), Some(json!({"i": i})), &[]).await;
+        let reply = h
+            .send_to(
+                r.addr,
+                Who::user("emile", "EU"),
+                Method::POST,
+                &format!("/v1/messages/s{i}"),
+                Some(json!({"i": i})),
+                &[],
+            )
+            .await;
         assert_eq!(reply.status, StatusCode::CREATED);
     }
     let key = h.files.vkey_file.display().to_string();
     let url = format!("s3://{BUCKET}/us");
     let endpoint = moto.endpoint();
-    let verify_bucket = || run_cli_env(&["audit", "verify", "--from-bucket", &url, "--endpoint", &endpoint, "--key", &key, "--json"], &CREDS);
+    let verify_bucket = || {
+        run_cli_env(
+            &[
+                "audit",
+                "verify",
+                "--from-bucket",
+                &url,
+                "--endpoint",
+                &endpoint,
+                "--key",
+                &key,
+                "--json",
+            ],
+            &CREDS,
+        )
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut shipped_while_serving = 0;
     while shipped_while_serving == 0 {
@@ -166,18 +235,51 @@ async fn sealed_segments_reach_an_object_lock_bucket_and_verify_from_it() {
     // Every object is under the replica's origin and locked in COMPLIANCE
     // mode for a day; deleting a version is refused.
     let keys = moto.s3("keys", &[BUCKET, "us/"]);
-    let keys: Vec<&str> = keys["keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
-    assert!(keys.iter().all(|k| k.starts_with("us/jurisgate.demo/replica-2/")), "{keys:?}");
-    assert_eq!(keys.iter().filter(|k| k.ends_with(".jsonl")).count(), jurisgate_audit::layout::list_segments(&r.audit_dir).unwrap().len());
-    let lock = moto.s3("lock", &[BUCKET, "us/jurisgate.demo/replica-2/segment-000001.jsonl"]);
+    let keys: Vec<&str> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with("us/jurisgate.demo/replica-2/")),
+        "{keys:?}"
+    );
+    assert_eq!(
+        keys.iter().filter(|k| k.ends_with(".jsonl")).count(),
+        jurisgate_audit::layout::list_segments(&r.audit_dir)
+            .unwrap()
+            .len()
+    );
+    let lock = moto.s3(
+        "lock",
+        &[BUCKET, "us/jurisgate.demo/replica-2/segment-000001.jsonl"],
+    );
     assert_eq!(lock["mode"], "COMPLIANCE");
     let days_left = lock["days_left"].as_f64().unwrap();
-    assert!(days_left > 0.95 && days_left <= 1.0, "retained for {days_left} more days");
+    assert!(
+        days_left > 0.95 && days_left <= 1.0,
+        "retained for {days_left} more days"
+    );
     assert_eq!(lock["delete"], "AccessDenied");
 
     // Local data is never removed, and a manual pass finds nothing new.
     assert_eq!(run_cli(&["audit", "verify", &dir, "--key", &key]).0, 0);
-    let (code, out, err) = run_cli_env(&["audit", "ship", &dir, "--to", &url, "--endpoint", &endpoint, "--retention-days", "1"], &CREDS);
+    let (code, out, err) = run_cli_env(
+        &[
+            "audit",
+            "ship",
+            &dir,
+            "--to",
+            &url,
+            "--endpoint",
+            &endpoint,
+            "--retention-days",
+            "1",
+        ],
+        &CREDS,
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("OK: 0 files shipped"), "{out}");
 }
@@ -187,18 +289,34 @@ fn ship_settings_are_checked_before_start() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).display().to_string();
     std::fs::write(p("k"), "0123456789abcdef0123456789abcdef").unwrap();
-    let base = "[server]\nlisten = \"127.0.0.1:0\"\n[policy]\ndir = \".\"\n[audit]\ndir = \"audit\"\nsigning_key = \"k\"\nsubject_key = \"k\"\n";
+    let base = "[server]\nlisten = \"127.0.0.1:0\"\n[policy]\ndir = \".\"\n[audit]\ndir = \"audit\"\nsigning_key = \"k\"\nsubject_key = \"k\"\n[[route]]\nname = \"m\"\nmatch = { path_prefix = \"/m\" }\ndata_class = \"protected\"\npools = [\"us\"]\n[[pool]]\nname = \"us\"\nregion = \"us-east\"\nendpoints = [\"http://127.0.0.1:9\"]\n";
     for (ship, key, what) in [
-        ("url = \"file:///srv/audit\"\nretention_days = 30", "audit.ship.retention_days", "needs an s3:// url"),
-        ("url = \"gs://bucket\"", "audit.ship.url", "expected s3://bucket/prefix or file:///folder"),
-        ("url = \"s3://b\"\nendpoint = \"minio:9000\"", "audit.ship.endpoint", "http://"),
+        (
+            "url = \"file:///srv/audit\"\nretention_days = 30",
+            "audit.ship.retention_days",
+            "needs an s3:// url",
+        ),
+        (
+            "url = \"gs://bucket\"",
+            "audit.ship.url",
+            "expected s3://bucket/prefix or file:///folder",
+        ),
+        (
+            "url = \"s3://b\"\nendpoint = \"minio:9000\"",
+            "audit.ship.endpoint",
+            "http://",
+        ),
     ] {
-        std::fs::write(p("c.toml"), format!("{base}[audit.ship]\n{ship}\n")).unwrap();
+        std::fs::write(p("c.toml"), format!("{base}\n[audit.ship]\n{ship}\n")).unwrap();
         let (code, out, err) = run_cli(&["check", "--config", &p("c.toml")]);
         assert_eq!(code, 2, "{ship}: {out}{err}");
         assert!(err.contains(key) && err.contains(what), "{ship}: {err}");
     }
-    std::fs::write(p("c.toml"), format!("{base}[audit.ship]\nurl = \"s3://bucket/us\"\nretention_days = 2555\n")).unwrap();
+    std::fs::write(
+        p("c.toml"),
+        format!("{base}[audit.ship]\nurl = \"s3://bucket/us\"\nretention_days = 2555\n"),
+    )
+    .unwrap();
     let (code, out, err) = run_cli(&["check", "--config", &p("c.toml")]);
     assert_eq!(code, 0, "{out}{err}");
 }

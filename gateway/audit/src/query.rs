@@ -167,9 +167,21 @@ mod tests {
     #[test]
     fn replicas_merge_by_time_with_their_origin() {
         let tmp = tempfile::tempdir().unwrap();
-        let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
-        write_log(&a, "gw/replica-1", &["2026-01-01T00:00:01Z", "2026-01-01T00:00:04Z"]);
-        write_log(&b, "gw/replica-2", &["2026-01-01T00:00:02Z", "2026-01-01T00:00:03Z"]);
+        let (a, b, c) = (
+            tmp.path().join("a"),
+            tmp.path().join("b"),
+            tmp.path().join("c"),
+        );
+        write_log(
+            &a,
+            "gw/replica-1",
+            &["2026-01-01T00:00:01Z", "2026-01-01T00:00:04Z"],
+        );
+        write_log(
+            &b,
+            "gw/replica-2",
+            &["2026-01-01T00:00:02Z", "2026-01-01T00:00:03Z"],
+        );
         std::fs::create_dir_all(&c).unwrap();
         let merged: Vec<(String, u64)> = query_many(&[a, b, c.clone()], &QueryFilter::default())
             .unwrap()
@@ -178,7 +190,12 @@ mod tests {
                 (l.origin, l.record.seq)
             })
             .collect();
-        let want = [("gw/replica-1", 0), ("gw/replica-2", 0), ("gw/replica-2", 1), ("gw/replica-1", 1)];
+        let want = [
+            ("gw/replica-1", 0),
+            ("gw/replica-2", 0),
+            ("gw/replica-2", 1),
+            ("gw/replica-1", 1),
+        ];
         assert_eq!(merged, want.map(|(o, s)| (o.to_string(), s)));
         assert_eq!(log_origin(&c).unwrap(), None);
     }

@@ -242,7 +242,9 @@ pub enum Problem {
     #[error("startup record reports quarantine file {0}, which is missing")]
     MissingQuarantine(String),
     /// Two folders given together hold logs of the same origin.
-    #[error("origin {origin:?} is also the origin of {other}: each replica needs its own audit.origin")]
+    #[error(
+        "origin {origin:?} is also the origin of {other}: each replica needs its own audit.origin"
+    )]
     SameOrigin {
         /// The shared origin.
         origin: String,
@@ -405,17 +407,17 @@ pub fn verify_all<K: VerifierKey + ?Sized>(
     logs.iter()
         .map(|(dir, key)| {
             let summary = verify(dir, *key)?;
-            if let Some(origin) = &summary.origin {
-                if let Some(other) = seen.insert(origin.clone(), dir.display().to_string()) {
-                    return Err(err(
-                        CHECKPOINT_DIR,
-                        None,
-                        Problem::SameOrigin {
-                            origin: origin.clone(),
-                            other,
-                        },
-                    ));
-                }
+            if let Some(origin) = &summary.origin
+                && let Some(other) = seen.insert(origin.clone(), dir.display().to_string())
+            {
+                return Err(err(
+                    CHECKPOINT_DIR,
+                    None,
+                    Problem::SameOrigin {
+                        origin: origin.clone(),
+                        other,
+                    },
+                ));
             }
             Ok(summary)
         })

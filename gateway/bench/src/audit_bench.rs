@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jurisgate_audit::{AuditLog, AuditOptions, DecisionEvent, Durability, Event, Outcome, RequesterFacts, SubjectFacts};
+use jurisgate_audit::{
+    AuditLog, AuditOptions, DecisionEvent, Durability, Event, Outcome, RequesterFacts, SubjectFacts,
+};
 use sha2::{Digest, Sha256};
 
 /// A decision record of realistic size (~1 KiB as a line).
@@ -53,7 +55,9 @@ fn event(i: u64) -> Event {
         region: Some("us-east".into()),
         status: None,
         refusal: None,
-        policy_revision: Some("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into()),
+        policy_revision: Some(
+            "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
+        ),
         input: Some(input),
     }))
 }
@@ -101,9 +105,14 @@ pub(crate) async fn run(seconds_hint: u64) -> anyhow::Result<()> {
     println!("| writers | batch_max | records | syncs | durable appends/s |");
     println!("|---|---|---|---|---|");
     let scale = seconds_hint.max(1);
-    for (writers, batch_max, per_writer) in
-        [(1usize, 1usize, 300u64), (64, 1, 20), (1, 512, 300), (16, 512, 400 * scale), (64, 512, 200 * scale), (256, 512, 80 * scale)]
-    {
+    for (writers, batch_max, per_writer) in [
+        (1usize, 1usize, 300u64),
+        (64, 1, 20),
+        (1, 512, 300),
+        (16, 512, 400 * scale),
+        (64, 512, 200 * scale),
+        (256, 512, 80 * scale),
+    ] {
         let dir = tempfile::tempdir()?;
         let (rate, records, syncs, _) = appends(dir.path(), writers, per_writer, batch_max).await?;
         println!("| {writers} | {batch_max} | {records} | {syncs} | {rate:.0} |");
@@ -123,7 +132,10 @@ pub(crate) async fn run(seconds_hint: u64) -> anyhow::Result<()> {
             bytes.extend(std::fs::read(path)?);
         }
     }
-    let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     let started = Instant::now();
     let mut sink = 0u8;
     for line in &lines {

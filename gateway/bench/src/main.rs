@@ -72,23 +72,41 @@ async fn upstream(listen: SocketAddr) -> anyhow::Result<()> {
         let _ = stream.set_nodelay(true);
         let service = service_fn(|_req| async {
             let mut resp = Response::new(Full::new(Bytes::from_static(BODY)));
-            resp.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
             Ok::<_, Infallible>(resp)
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
         tokio::spawn(async move {
             let _ = conn.await;
         });
     }
 }
 
-fn setup(dir: &std::path::Path, upstream: &str, listen: SocketAddr, durability: &str) -> anyhow::Result<()> {
-    let stores: Vec<(String, String)> =
-        ["us-east", "us-west", "eu-west", "ap-southeast"].iter().map(|r| ((*r).to_string(), upstream.to_string())).collect();
+fn setup(
+    dir: &std::path::Path,
+    upstream: &str,
+    listen: SocketAddr,
+    durability: &str,
+) -> anyhow::Result<()> {
+    let stores: Vec<(String, String)> = ["us-east", "us-west", "eu-west", "ap-southeast"]
+        .iter()
+        .map(|r| ((*r).to_string(), upstream.to_string()))
+        .collect();
     let files = jurisgate_demo::write_demo_files(dir, &stores)?;
     let text = std::fs::read_to_string(&files.config)?
-        .replace("listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"", &format!("listen = \"{listen}\"\nadmin_listen = \"127.0.0.1:0\""))
-        .replace("checkpoint_every = \"500ms\"", &format!("checkpoint_every = \"1s\"\ndurability = \"{durability}\""))
+        .replace(
+            "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"",
+            &format!("listen = \"{listen}\"\nadmin_listen = \"127.0.0.1:0\""),
+        )
+        .replace(
+            "checkpoint_every = \"500ms\"",
+            &format!("checkpoint_every = \"1s\"\ndurability = \"{durability}\""),
+        )
         .replace("interval = \"100ms\"", "interval = \"2s\"");
     std::fs::write(&files.config, text)?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
@@ -104,13 +122,22 @@ fn setup(dir: &std::path::Path, upstream: &str, listen: SocketAddr, durability: 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Upstream { listen } => {
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(upstream(listen))
         }
         Command::Audit { scale } => {
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(audit_bench::run(scale))
         }
-        Command::Setup { dir, upstream, listen, durability } => setup(&dir, &upstream, listen, &durability),
+        Command::Setup {
+            dir,
+            upstream,
+            listen,
+            durability,
+        } => setup(&dir, &upstream, listen, &durability),
     }
 }

@@ -45,7 +45,9 @@ pub struct Config {
 }
 
 fn default_data_classes() -> Vec<String> {
-    ["protected", "excepted", "public"].map(String::from).to_vec()
+    ["protected", "excepted", "public"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// Listeners, limits and timeouts.
@@ -391,6 +393,8 @@ pub struct AuditSettings {
     #[serde(default = "default_segment_bytes")]
     pub segment_max_bytes: u64,
     /// The checkpoint origin line; defaults to `jurisgate/<host name>`.
+    /// `{hostname}` in it is replaced by the host name, so one config gives
+    /// each replica (e.g. each StatefulSet pod) its own origin.
     #[serde(default)]
     pub origin: Option<String>,
     /// Most records shared by one sync.

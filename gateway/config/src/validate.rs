@@ -77,7 +77,11 @@ pub(crate) fn validate(config: &mut Config, text: &str) -> Result<(), ConfigErro
 
 fn check_server(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigError> {
     if config.server.backlog == 0 {
-        return Err(c.err(None, "server.backlog", "must be at least 1 (4096 is a good start)"));
+        return Err(c.err(
+            None,
+            "server.backlog",
+            "must be at least 1 (4096 is a good start)",
+        ));
     }
     if let Some(tls) = &mut config.server.tls {
         c.existing(&mut tls.cert, "server.tls.cert", "certificate file")?;
@@ -98,13 +102,20 @@ fn check_server(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigError>
             let key = |k: &str| format!("server.tls.sni[{i}].{k}");
             let name = sni.server_name.to_ascii_lowercase();
             if let Err(why) = check_dns_name(&name) {
-                return Err(c.err(find_quoted(c.text, &sni.server_name), &key("server_name"), why));
+                return Err(c.err(
+                    find_quoted(c.text, &sni.server_name),
+                    &key("server_name"),
+                    why,
+                ));
             }
             if !names.insert(name) {
                 return Err(c.err(
                     find_quoted(c.text, &sni.server_name),
                     &key("server_name"),
-                    format!("`{}` is listed twice; each SNI name gets one certificate", sni.server_name),
+                    format!(
+                        "`{}` is listed twice; each SNI name gets one certificate",
+                        sni.server_name
+                    ),
                 ));
             }
             c.existing(&mut sni.cert, &key("cert"), "certificate file")?;
@@ -124,8 +135,13 @@ fn check_dns_name(name: &str) -> Result<(), String> {
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
-    if name.len() > 253 || !name.split('.').all(valid_label) || name.parse::<std::net::IpAddr>().is_ok() {
-        return Err(format!("`{name}` is not a DNS name like \"api.example.com\" (no wildcards, no IP addresses)"));
+    if name.len() > 253
+        || !name.split('.').all(valid_label)
+        || name.parse::<std::net::IpAddr>().is_ok()
+    {
+        return Err(format!(
+            "`{name}` is not a DNS name like \"api.example.com\" (no wildcards, no IP addresses)"
+        ));
     }
     Ok(())
 }
@@ -137,7 +153,10 @@ fn check_attribution(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigE
             AttributionSource::Jwt(jwt) => {
                 c.existing(&mut jwt.jwks, &key("jwks"), "JWKS file")?;
                 for alg in &jwt.algorithms {
-                    if !matches!(alg.as_str(), "RS256" | "RS384" | "RS512" | "PS256" | "ES256" | "ES384" | "EdDSA") {
+                    if !matches!(
+                        alg.as_str(),
+                        "RS256" | "RS384" | "RS512" | "PS256" | "ES256" | "ES384" | "EdDSA"
+                    ) {
                         return Err(c.err(
                             find_quoted(c.text, alg),
                             &key("algorithms"),
@@ -153,7 +172,10 @@ fn check_attribution(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigE
                 c.existing(&mut dir.file, &key("file"), "directory file")?;
             }
             AttributionSource::Mtls(m) => {
-                if !matches!(m.location_from.as_str(), "subject.C" | "subject.O" | "subject.OU" | "subject.L" | "subject.ST") {
+                if !matches!(
+                    m.location_from.as_str(),
+                    "subject.C" | "subject.O" | "subject.OU" | "subject.L" | "subject.ST"
+                ) {
                     return Err(c.err(
                         find_quoted(c.text, &m.location_from),
                         &key("location_from"),
@@ -168,7 +190,11 @@ fn check_attribution(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigE
     }
     if let Some(approvals) = &mut config.approvals {
         c.existing(&mut approvals.jwks, "approvals.jwks", "JWKS file")?;
-        if approvals.header.to_ascii_lowercase().starts_with("x-jurisgate-") {
+        if approvals
+            .header
+            .to_ascii_lowercase()
+            .starts_with("x-jurisgate-")
+        {
             return Err(c.err(
                 find_quoted(c.text, &approvals.header),
                 "approvals.header",
@@ -182,24 +208,48 @@ fn check_attribution(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigE
 fn check_policy_and_audit(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigError> {
     c.existing(&mut config.policy.dir, "policy.dir", "policy folder")?;
     c.resolve(&mut config.audit.dir);
-    c.existing(&mut config.audit.signing_key, "audit.signing_key", "signing key (make one with `jurisgate audit keygen`)")?;
-    c.existing(&mut config.audit.subject_key, "audit.subject_key", "subject pseudonym key")?;
+    c.existing(
+        &mut config.audit.signing_key,
+        "audit.signing_key",
+        "signing key (make one with `jurisgate audit keygen`)",
+    )?;
+    c.existing(
+        &mut config.audit.subject_key,
+        "audit.subject_key",
+        "subject pseudonym key",
+    )?;
     if config.audit.batch_max == 0 || config.audit.queue_capacity == 0 {
-        return Err(c.err(None, "audit.batch_max", "batch_max and queue_capacity must be at least 1"));
+        return Err(c.err(
+            None,
+            "audit.batch_max",
+            "batch_max and queue_capacity must be at least 1",
+        ));
     }
     if config.audit.segment_max_bytes < 4096 {
-        return Err(c.err(None, "audit.segment_max_bytes", "must be at least 4096 bytes"));
+        return Err(c.err(
+            None,
+            "audit.segment_max_bytes",
+            "must be at least 4096 bytes",
+        ));
     }
     if let Some(ship) = &config.audit.ship {
         check_ship(c, ship)?;
     }
     for (jurisdiction, path) in &mut config.pseudonymization.keys {
-        c.existing(path, &format!("pseudonymization.keys.{jurisdiction}"), "pseudonymisation key")?;
+        c.existing(
+            path,
+            &format!("pseudonymization.keys.{jurisdiction}"),
+            "pseudonymisation key",
+        )?;
     }
     let mut seen = BTreeSet::new();
     for class in &config.data_classes {
         if class.is_empty() || !seen.insert(class.as_str()) {
-            return Err(c.err(find_quoted(c.text, class), "data_classes", format!("`{class}` is empty or listed twice")));
+            return Err(c.err(
+                find_quoted(c.text, class),
+                "data_classes",
+                format!("`{class}` is empty or listed twice"),
+            ));
         }
     }
     Ok(())
@@ -210,22 +260,42 @@ fn check_pools(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigError> 
     for (i, pool) in config.pools.iter_mut().enumerate() {
         let name = pool.name.get_ref();
         if !names.insert(name.clone()) {
-            return Err(c.err(Some(pool.name.span()), &format!("pool[{i}].name"), format!("pool `{name}` is defined twice; pool names must be unique")));
+            return Err(c.err(
+                Some(pool.name.span()),
+                &format!("pool[{i}].name"),
+                format!("pool `{name}` is defined twice; pool names must be unique"),
+            ));
         }
         let region = pool.region.get_ref();
-        if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if region.is_empty()
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return Err(c.err(Some(pool.region.span()), &format!("pool[{i}].region"), format!("`{region}` is not a region name; use lower-case letters, digits and '-', like \"us-east\"")));
         }
         if pool.endpoints.is_empty() {
-            return Err(c.err(Some(pool.name.span()), &format!("pool[{i}].endpoints"), format!("pool `{name}` has no endpoints; give at least one \"http://host:port\"")));
+            return Err(c.err(
+                Some(pool.name.span()),
+                &format!("pool[{i}].endpoints"),
+                format!("pool `{name}` has no endpoints; give at least one \"http://host:port\""),
+            ));
         }
         for (j, endpoint) in pool.endpoints.iter().enumerate() {
             if let Err(why) = check_endpoint(endpoint.get_ref()) {
-                return Err(c.err(Some(endpoint.span()), &format!("pool[{i}].endpoints[{j}]"), why));
+                return Err(c.err(
+                    Some(endpoint.span()),
+                    &format!("pool[{i}].endpoints[{j}]"),
+                    why,
+                ));
             }
         }
         if pool.health.unhealthy_after == 0 || pool.health.healthy_after == 0 {
-            return Err(c.err(Some(pool.name.span()), &format!("pool[{i}].health"), "unhealthy_after and healthy_after must be at least 1"));
+            return Err(c.err(
+                Some(pool.name.span()),
+                &format!("pool[{i}].health"),
+                "unhealthy_after and healthy_after must be at least 1",
+            ));
         }
         check_pool_tls(c, i, pool)?;
     }
@@ -237,7 +307,10 @@ fn check_pools(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigError> 
 fn check_pool_tls(c: &Checker<'_>, i: usize, pool: &mut crate::Pool) -> Result<(), ConfigError> {
     let key = |k: &str| format!("pool[{i}].{k}");
     let name = pool.name.get_ref().clone();
-    let https = pool.endpoints.iter().find(|e| e.get_ref().starts_with("https://"));
+    let https = pool
+        .endpoints
+        .iter()
+        .find(|e| e.get_ref().starts_with("https://"));
     let Some(tls) = &mut pool.tls else {
         return match https {
             Some(e) => Err(c.err(
@@ -249,14 +322,22 @@ fn check_pool_tls(c: &Checker<'_>, i: usize, pool: &mut crate::Pool) -> Result<(
         };
     };
     if https.is_none() {
-        return Err(c.err(Some(pool.name.span()), &key("tls"), format!("pool `{name}` sets tls but none of its endpoints is https://")));
+        return Err(c.err(
+            Some(pool.name.span()),
+            &key("tls"),
+            format!("pool `{name}` sets tls but none of its endpoints is https://"),
+        ));
     }
     c.existing(&mut tls.ca, &key("tls.ca"), "CA file")?;
     if let Some(server_name) = &tls.server_name
         && server_name.parse::<std::net::IpAddr>().is_err()
         && let Err(why) = check_dns_name(&server_name.to_ascii_lowercase())
     {
-        return Err(c.err(find_quoted(c.text, server_name), &key("tls.server_name"), why));
+        return Err(c.err(
+            find_quoted(c.text, server_name),
+            &key("tls.server_name"),
+            why,
+        ));
     }
     match (&mut tls.client_cert, &mut tls.client_key) {
         (Some(cert), Some(k)) => {
@@ -265,7 +346,11 @@ fn check_pool_tls(c: &Checker<'_>, i: usize, pool: &mut crate::Pool) -> Result<(
         }
         (None, None) => {}
         (Some(_), None) | (None, Some(_)) => {
-            return Err(c.err(Some(pool.name.span()), &key("tls"), "client_cert and client_key go together: give both or neither"));
+            return Err(c.err(
+                Some(pool.name.span()),
+                &key("tls"),
+                "client_cert and client_key go together: give both or neither",
+            ));
         }
     }
     Ok(())
@@ -279,55 +364,102 @@ fn check_endpoint(url: &str) -> Result<(), String> {
         .ok_or_else(|| format!("`{url}` must start with http:// or https://"))?;
     let authority = rest.strip_suffix('/').unwrap_or(rest);
     if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
-        return Err(format!("`{url}` must be a base URL like \"http://10.0.1.10:8080\", with no path, query or user info"));
+        return Err(format!(
+            "`{url}` must be a base URL like \"http://10.0.1.10:8080\", with no path, query or user info"
+        ));
     }
     let port = authority.rsplit_once(':').map(|(_, p)| p);
     match port {
         Some(p) if p.parse::<u16>().is_ok_and(|p| p > 0) => Ok(()),
-        _ => Err(format!("`{url}` needs an explicit port, like \"http://10.0.1.10:8080\"")),
+        _ => Err(format!(
+            "`{url}` needs an explicit port, like \"http://10.0.1.10:8080\""
+        )),
     }
 }
 
 fn check_routes(c: &Checker<'_>, config: &Config) -> Result<(), ConfigError> {
-    let pool_names: BTreeSet<&str> = config.pools.iter().map(|p| p.name.get_ref().as_str()).collect();
+    let pool_names: BTreeSet<&str> = config
+        .pools
+        .iter()
+        .map(|p| p.name.get_ref().as_str())
+        .collect();
     let mut names = BTreeSet::new();
     if config.routes.is_empty() {
-        return Err(c.err(None, "route", "no routes are defined; add at least one [[route]]"));
+        return Err(c.err(
+            None,
+            "route",
+            "no routes are defined; add at least one [[route]]",
+        ));
     }
     for (i, route) in config.routes.iter().enumerate() {
         let key = |k: &str| format!("route[{i}].{k}");
         let name = route.name.get_ref();
         if name.is_empty() || !names.insert(name.as_str()) {
-            return Err(c.err(Some(route.name.span()), &key("name"), format!("route `{name}` is empty or defined twice; route names must be unique")));
+            return Err(c.err(
+                Some(route.name.span()),
+                &key("name"),
+                format!("route `{name}` is empty or defined twice; route names must be unique"),
+            ));
         }
         let m = &route.matcher;
         if m.host.is_none() && m.path_prefix.is_none() && m.path_glob.is_none() {
             return Err(c.err(Some(route.name.span()), &key("match"), format!("route `{name}` matches nothing in particular; give host, path_prefix or path_glob")));
         }
         if m.path_prefix.is_some() && m.path_glob.is_some() {
-            return Err(c.err(Some(route.name.span()), &key("match"), "give path_prefix or path_glob, not both"));
+            return Err(c.err(
+                Some(route.name.span()),
+                &key("match"),
+                "give path_prefix or path_glob, not both",
+            ));
         }
         for p in m.path_prefix.iter().chain(&m.path_glob) {
             if !p.starts_with('/') {
-                return Err(c.err(find_quoted(c.text, p), &key("match"), format!("path `{p}` must start with '/'")));
+                return Err(c.err(
+                    find_quoted(c.text, p),
+                    &key("match"),
+                    format!("path `{p}` must start with '/'"),
+                ));
             }
         }
         for method in &m.methods {
             if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(c.err(find_quoted(c.text, method), &key("match.methods"), format!("`{method}` is not a method; write it in capitals, like \"GET\"")));
+                return Err(c.err(
+                    find_quoted(c.text, method),
+                    &key("match.methods"),
+                    format!("`{method}` is not a method; write it in capitals, like \"GET\""),
+                ));
             }
         }
         let class = route.data_class.get_ref();
         if !config.data_classes.iter().any(|d| d == class) {
-            return Err(c.err(Some(route.data_class.span()), &key("data_class"), format!("`{class}` is not a data class; known: {}", config.data_classes.join(", "))));
+            return Err(c.err(
+                Some(route.data_class.span()),
+                &key("data_class"),
+                format!(
+                    "`{class}` is not a data class; known: {}",
+                    config.data_classes.join(", ")
+                ),
+            ));
         }
         if route.pools.is_empty() {
-            return Err(c.err(Some(route.name.span()), &key("pools"), format!("route `{name}` has no pools; list at least one pool name")));
+            return Err(c.err(
+                Some(route.name.span()),
+                &key("pools"),
+                format!("route `{name}` has no pools; list at least one pool name"),
+            ));
         }
         for (j, pool) in route.pools.iter().enumerate() {
             if !pool_names.contains(pool.get_ref().as_str()) {
                 let known: Vec<&str> = pool_names.iter().copied().collect();
-                return Err(c.err(Some(pool.span()), &key(&format!("pools[{j}]")), format!("no pool is named `{}`; known pools: {}", pool.get_ref(), known.join(", "))));
+                return Err(c.err(
+                    Some(pool.span()),
+                    &key(&format!("pools[{j}]")),
+                    format!(
+                        "no pool is named `{}`; known pools: {}",
+                        pool.get_ref(),
+                        known.join(", ")
+                    ),
+                ));
             }
         }
     }
@@ -337,28 +469,55 @@ fn check_routes(c: &Checker<'_>, config: &Config) -> Result<(), ConfigError> {
 fn check_ship(c: &Checker<'_>, ship: &crate::ShipSettings) -> Result<(), ConfigError> {
     let at = find_quoted(c.text, &ship.url);
     let file = ship.url.strip_prefix("file://");
-    let s3_bucket = ship.url.strip_prefix("s3://").map(|r| r.split('/').next().unwrap_or(""));
+    let s3_bucket = ship
+        .url
+        .strip_prefix("s3://")
+        .map(|r| r.split('/').next().unwrap_or(""));
     match (s3_bucket, file) {
         (Some(""), _) => return Err(c.err(at, "audit.ship.url", "no bucket name after s3://")),
         (Some(_), _) => {}
         (None, Some(path)) if path.starts_with('/') => {
             if ship.retention_days.is_some() {
-                return Err(c.err(at, "audit.ship.retention_days", "Object Lock retention needs an s3:// url; a folder cannot enforce it"));
+                return Err(c.err(
+                    at,
+                    "audit.ship.retention_days",
+                    "Object Lock retention needs an s3:// url; a folder cannot enforce it",
+                ));
             }
         }
-        (None, Some(_)) => return Err(c.err(at, "audit.ship.url", "a file url needs an absolute path: file:///folder")),
-        (None, None) => return Err(c.err(at, "audit.ship.url", "expected s3://bucket/prefix or file:///folder")),
+        (None, Some(_)) => {
+            return Err(c.err(
+                at,
+                "audit.ship.url",
+                "a file url needs an absolute path: file:///folder",
+            ));
+        }
+        (None, None) => {
+            return Err(c.err(
+                at,
+                "audit.ship.url",
+                "expected s3://bucket/prefix or file:///folder",
+            ));
+        }
     }
     if ship.every.0 < std::time::Duration::from_secs(1) {
         return Err(c.err(None, "audit.ship.every", "must be at least 1s"));
     }
     if ship.retention_days == Some(0) {
-        return Err(c.err(None, "audit.ship.retention_days", "must be at least 1 (or omitted to rely on the bucket's default retention)"));
+        return Err(c.err(
+            None,
+            "audit.ship.retention_days",
+            "must be at least 1 (or omitted to rely on the bucket's default retention)",
+        ));
     }
     if let Some(e) = &ship.endpoint
         && !(e.starts_with("http://") || e.starts_with("https://"))
     {
-        return Err(c.err(find_quoted(c.text, e), "audit.ship.endpoint", "must start with http:// or https://"));
+        return Err(c.err(
+            find_quoted(c.text, e),
+            "audit.ship.endpoint",
+            "must start with http:// or https://",
+        ));
     }
     Ok(())
 }

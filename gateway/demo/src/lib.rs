@@ -11,6 +11,7 @@
 
 mod setup;
 mod store;
+mod tls;
 mod tour;
 
 pub use setup::{APPROVALS_ISSUER, AUDIENCE, DemoFiles, ISSUER, write_demo_files};

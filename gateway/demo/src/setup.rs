@@ -38,7 +38,7 @@ pub struct DemoFiles {
     pub approvals: DevIdp,
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut f = std::fs::OpenOptions::new()
@@ -48,7 +48,8 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(contents).with_context(|| format!("writing {}", path.display()))
+    f.write_all(contents)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn random_key_hex() -> String {
@@ -82,7 +83,9 @@ pub fn write_demo_files(dir: &Path, stores: &[(String, String)]) -> anyhow::Resu
 
     let policy_dir = dir.join("policies").join("texas");
     std::fs::create_dir_all(&policy_dir)?;
-    TEXAS.extract(&policy_dir).with_context(|| format!("writing the example policy to {}", policy_dir.display()))?;
+    TEXAS
+        .extract(&policy_dir)
+        .with_context(|| format!("writing the example policy to {}", policy_dir.display()))?;
 
     let mut pools = String::new();
     for (region, url) in stores {
@@ -91,11 +94,18 @@ pub fn write_demo_files(dir: &Path, stores: &[(String, String)]) -> anyhow::Resu
         ));
     }
     let regions: Vec<&str> = stores.iter().map(|(r, _)| r.as_str()).collect();
-    let all = regions.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ");
+    let all = regions
+        .iter()
+        .map(|r| format!("\"{r}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     let public_first = {
         let mut v: Vec<&&str> = regions.iter().collect();
         v.sort_by_key(|r| **r != "ap-southeast");
-        v.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ")
+        v.iter()
+            .map(|r| format!("\"{r}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let audit_dir = dir.join("audit");
     let config = format!(
@@ -152,5 +162,14 @@ pools = [{public_first}]
     );
     let config_path = dir.join("jurisgate.toml");
     std::fs::write(&config_path, config)?;
-    Ok(DemoFiles { dir: dir.to_path_buf(), config: config_path, audit_dir, vkey_file, vkey, policy_dir, idp, approvals })
+    Ok(DemoFiles {
+        dir: dir.to_path_buf(),
+        config: config_path,
+        audit_dir,
+        vkey_file,
+        vkey,
+        policy_dir,
+        idp,
+        approvals,
+    })
 }

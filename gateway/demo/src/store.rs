@@ -105,13 +105,19 @@ impl RegionalStore {
     /// Every request the store received (health checks excluded).
     #[must_use]
     pub fn received(&self) -> Vec<Received> {
-        self.state.received.lock().map(|r| r.clone()).unwrap_or_default()
+        self.state
+            .received
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 
     /// Whether a request with `request_id` reached this store.
     #[must_use]
     pub fn saw(&self, request_id: &str) -> bool {
-        self.received().iter().any(|r| r.request_id.as_deref() == Some(request_id))
+        self.received()
+            .iter()
+            .any(|r| r.request_id.as_deref() == Some(request_id))
     }
 }
 
@@ -124,13 +130,17 @@ impl Drop for RegionalStore {
 async fn accept_loop(listener: TcpListener, state: Arc<State>) {
     let builder = auto::Builder::new(TokioExecutor::new());
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let state = Arc::clone(&state);
         let service = service_fn(move |req| {
             let state = Arc::clone(&state);
             async move { handle(&state, req).await }
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -160,7 +170,10 @@ impl std::error::Error for Down {}
 fn json(status: StatusCode, value: &serde_json::Value) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(value.to_string())));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -168,21 +181,40 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
     let up = state.up.load(Ordering::SeqCst);
     let path = req.uri().path().to_string();
     if path == "/healthz" {
-        let status = if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-        return Ok(json(status, &serde_json::json!({ "region": state.region, "up": up })));
+        let status = if up {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        return Ok(json(
+            status,
+            &serde_json::json!({ "region": state.region, "up": up }),
+        ));
     }
     if !up {
         return Err(Down);
     }
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(String::from);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
     let received = Received {
         request_id: header("x-jurisgate-request-id"),
         method: req.method().to_string(),
-        target: req.uri().path_and_query().map_or_else(|| path.clone(), |pq| pq.to_string()),
+        target: req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| path.clone(), |pq| pq.to_string()),
         jurisdiction: header("x-jurisgate-jurisdiction"),
         region_header: header("x-jurisgate-region"),
         data_class: header("x-jurisgate-data-class"),
-        header_names: req.headers().keys().map(|k| k.as_str().to_string()).collect(),
+        header_names: req
+            .headers()
+            .keys()
+            .map(|k| k.as_str().to_string())
+            .collect(),
     };
     if let Ok(mut r) = state.received.lock() {
         r.push(received);
@@ -195,7 +227,12 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
         .and_then(|v| v.parse::<u64>().ok());
     let method = req.method().clone();
     let content_type = header("content-type").unwrap_or_default();
-    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     if let Some(ms) = delay_ms {
         tokio::time::sleep(std::time::Duration::from_millis(ms.min(10_000))).await;
     }
@@ -214,13 +251,23 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
                     if let Ok(mut records) = state.records.lock() {
                         records.insert(path.clone(), stored);
                     }
-                    json(StatusCode::CREATED, &serde_json::json!({ "stored": path, "region": state.region }))
+                    json(
+                        StatusCode::CREATED,
+                        &serde_json::json!({ "stored": path, "region": state.region }),
+                    )
                 }
-                None => json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": "body is not JSON" })),
+                None => json(
+                    StatusCode::BAD_REQUEST,
+                    &serde_json::json!({ "error": "body is not JSON" }),
+                ),
             }
         }
         "GET" => {
-            let found = state.records.lock().ok().and_then(|r| r.get(&path).cloned());
+            let found = state
+                .records
+                .lock()
+                .ok()
+                .and_then(|r| r.get(&path).cloned());
             match found {
                 Some(Stored::Json(mut value)) => {
                     if let Some(obj) = value.as_object_mut() {
@@ -235,11 +282,16 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
                     }
                     resp
                 }
-                None => json(StatusCode::NOT_FOUND, &serde_json::json!({ "error": "not found", "region": state.region })),
+                None => json(
+                    StatusCode::NOT_FOUND,
+                    &serde_json::json!({ "error": "not found", "region": state.region }),
+                ),
             }
         }
-        _ => json(StatusCode::METHOD_NOT_ALLOWED, &serde_json::json!({ "error": "method not allowed" })),
+        _ => json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &serde_json::json!({ "error": "method not allowed" }),
+        ),
     };
     Ok(response)
 }
-

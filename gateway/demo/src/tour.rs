@@ -2,7 +2,6 @@
 //! check of every expectation against the responses, the stores and the
 //! audit log.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -11,7 +10,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+use jurisgate_tls::HttpsConnector;
 use hyper_util::rt::TokioExecutor;
 use jurisgate_audit::{Event, Record};
 use jurisgate_proxy::start::Running;
@@ -25,6 +24,8 @@ use crate::store::RegionalStore;
 pub struct DemoOptions {
     /// Keep the demo's config, audit log and verifier key in this folder.
     pub keep: Option<PathBuf>,
+    /// Serve over TLS, asking for client certificates; the tour's client presents one.
+    pub tls: bool,
 }
 
 /// The demo's regions, in the order the routes list their pools.
@@ -85,7 +86,8 @@ enum Outage {
 
 fn steps() -> Vec<Step> {
     let alice_message = json!({"user": {"id": "alice", "email": "alice@example.com", "phone": "+1-555-0100"}, "text": "hello from Texas"});
-    let emile_message = json!({"user": {"id": "emile", "email": "emile@example.eu"}, "text": "bonjour de Paris"});
+    let emile_message =
+        json!({"user": {"id": "emile", "email": "emile@example.eu"}, "text": "bonjour de Paris"});
     let step = |name, who, method, path, expect_status, expect_region| Step {
         name,
         who,
@@ -101,11 +103,25 @@ fn steps() -> Vec<Step> {
     vec![
         Step {
             body: Some(alice_message.clone()),
-            ..step("US user writes", Who::Alice, Method::POST, "/v1/messages/alice-1", StatusCode::CREATED, Some("us-east"))
+            ..step(
+                "US user writes",
+                Who::Alice,
+                Method::POST,
+                "/v1/messages/alice-1",
+                StatusCode::CREATED,
+                Some("us-east"),
+            )
         },
         Step {
             body: Some(emile_message.clone()),
-            ..step("EU user writes", Who::Emile, Method::POST, "/v1/messages/emile-1", StatusCode::CREATED, Some("eu-west"))
+            ..step(
+                "EU user writes",
+                Who::Emile,
+                Method::POST,
+                "/v1/messages/emile-1",
+                StatusCode::CREATED,
+                Some("eu-west"),
+            )
         },
         Step {
             check: Some(|v| {
@@ -113,50 +129,140 @@ fn steps() -> Vec<Step> {
                     .then_some(())
                     .ok_or_else(|| "the owner should see her own email".into())
             }),
-            ..step("US user reads own data", Who::Alice, Method::GET, "/v1/messages/alice-1", StatusCode::OK, Some("us-east"))
+            ..step(
+                "US user reads own data",
+                Who::Alice,
+                Method::GET,
+                "/v1/messages/alice-1",
+                StatusCode::OK,
+                Some("us-east"),
+            )
         },
-        step("engineer abroad reads US data", Who::Engineer, Method::GET, "/v1/messages/alice-1", StatusCode::FORBIDDEN, None),
+        step(
+            "engineer abroad reads US data",
+            Who::Engineer,
+            Method::GET,
+            "/v1/messages/alice-1",
+            StatusCode::FORBIDDEN,
+            None,
+        ),
         Step {
             check: Some(|v| {
-                let email = v.pointer("/user/email").and_then(Value::as_str).unwrap_or_default();
+                let email = v
+                    .pointer("/user/email")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 if email.starts_with("hs256:") && !v.to_string().contains("alice@example.com") {
                     Ok(())
                 } else {
                     Err(format!("expected a pseudonymised email, got {email:?}"))
                 }
             }),
-            ..step("... with an approval: pseudonymised", Who::ApprovedEngineer, Method::GET, "/v1/messages/alice-1", StatusCode::OK, Some("us-east"))
+            ..step(
+                "... with an approval: pseudonymised",
+                Who::ApprovedEngineer,
+                Method::GET,
+                "/v1/messages/alice-1",
+                StatusCode::OK,
+                Some("us-east"),
+            )
         },
         Step {
             body: Some(emile_message),
-            extra_headers: vec![("x-jurisgate-jurisdiction", "US"), ("x-jurisgate-region", "us-east")],
-            ..step("EU user spoofs x-jurisgate-jurisdiction: US", Who::Emile, Method::POST, "/v1/messages/emile-2", StatusCode::CREATED, Some("eu-west"))
+            extra_headers: vec![
+                ("x-jurisgate-jurisdiction", "US"),
+                ("x-jurisgate-region", "us-east"),
+            ],
+            ..step(
+                "EU user spoofs x-jurisgate-jurisdiction: US",
+                Who::Emile,
+                Method::POST,
+                "/v1/messages/emile-2",
+                StatusCode::CREATED,
+                Some("eu-west"),
+            )
         },
         Step {
             extra_headers: vec![("x-jurisgate-jurisdiction", "US")],
-            ..step("no identity, spoofed header", Who::Anonymous, Method::GET, "/v1/messages/alice-1", StatusCode::FORBIDDEN, None)
+            ..step(
+                "no identity, spoofed header",
+                Who::Anonymous,
+                Method::GET,
+                "/v1/messages/alice-1",
+                StatusCode::FORBIDDEN,
+                None,
+            )
         },
-        step("forged token claiming US", Who::Forger, Method::GET, "/v1/messages/alice-1", StatusCode::FORBIDDEN, None),
+        step(
+            "forged token claiming US",
+            Who::Forger,
+            Method::GET,
+            "/v1/messages/alice-1",
+            StatusCode::FORBIDDEN,
+            None,
+        ),
         Step {
             body: Some(json!({"banner": "welcome"})),
-            ..step("public content, any region", Who::Anonymous, Method::PUT, "/v1/public/banner", StatusCode::CREATED, Some("ap-southeast"))
+            ..step(
+                "public content, any region",
+                Who::Anonymous,
+                Method::PUT,
+                "/v1/public/banner",
+                StatusCode::CREATED,
+                Some("ap-southeast"),
+            )
         },
         Step {
             body: Some(alice_message.clone()),
             before: Some(Outage::Down("us-east")),
-            ..step("us-east down: fails over to us-west", Who::Alice, Method::POST, "/v1/messages/alice-2", StatusCode::CREATED, Some("us-west"))
+            ..step(
+                "us-east down: fails over to us-west",
+                Who::Alice,
+                Method::POST,
+                "/v1/messages/alice-2",
+                StatusCode::CREATED,
+                Some("us-west"),
+            )
         },
         Step {
             body: Some(alice_message),
             before: Some(Outage::Down("us-west")),
-            ..step("both US regions down: refused", Who::Alice, Method::POST, "/v1/messages/alice-3", StatusCode::SERVICE_UNAVAILABLE, None)
+            ..step(
+                "both US regions down: refused",
+                Who::Alice,
+                Method::POST,
+                "/v1/messages/alice-3",
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+            )
         },
         Step {
             before: Some(Outage::Up("us-east")),
-            ..step("us-east back: served again", Who::Alice, Method::GET, "/v1/messages/alice-1", StatusCode::OK, Some("us-east"))
+            ..step(
+                "us-east back: served again",
+                Who::Alice,
+                Method::GET,
+                "/v1/messages/alice-1",
+                StatusCode::OK,
+                Some("us-east"),
+            )
         },
-        step("encoded slash path trick", Who::Alice, Method::GET, "/v1/public/..%2f..%2fv1/messages/alice-1", StatusCode::BAD_REQUEST, None),
-        step("no route", Who::Alice, Method::GET, "/admin/users", StatusCode::NOT_FOUND, None),
+        step(
+            "encoded slash path trick",
+            Who::Alice,
+            Method::GET,
+            "/v1/public/..%2f..%2fv1/messages/alice-1",
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        step(
+            "no route",
+            Who::Alice,
+            Method::GET,
+            "/admin/users",
+            StatusCode::NOT_FOUND,
+            None,
+        ),
     ]
 }
 
@@ -175,7 +281,9 @@ struct Outcome {
 /// # Errors
 /// When the demo cannot be set up (ports, files).
 pub fn run(opts: &DemoOptions) -> anyhow::Result<bool> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run_async(opts))
 }
 
@@ -184,7 +292,10 @@ async fn run_async(opts: &DemoOptions) -> anyhow::Result<bool> {
     let dir = match &opts.keep {
         Some(d) => {
             if d.join("audit").exists() {
-                bail!("{} already holds a demo audit log; choose an empty folder for --keep", d.display());
+                bail!(
+                    "{} already holds a demo audit log; choose an empty folder for --keep",
+                    d.display()
+                );
             }
             d.clone()
         }
@@ -196,30 +307,50 @@ async fn run_async(opts: &DemoOptions) -> anyhow::Result<bool> {
 
     let mut stores = Vec::new();
     for region in REGIONS {
-        stores.push(RegionalStore::start(region).await.with_context(|| format!("starting the {region} store"))?);
+        stores.push(
+            RegionalStore::start(region)
+                .await
+                .with_context(|| format!("starting the {region} store"))?,
+        );
     }
-    let endpoints: Vec<(String, String)> = stores.iter().map(|s| (s.region().to_string(), s.url())).collect();
+    let endpoints: Vec<(String, String)> = stores
+        .iter()
+        .map(|s| (s.region().to_string(), s.url()))
+        .collect();
     let files = write_demo_files(&dir, &endpoints)?;
+    let (scheme, connector) = if opts.tls { ("https", crate::tls::enable(&files)?) } else { ("http", crate::tls::plain()) };
     let config = jurisgate_config::load(&files.config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let running = Running::start(&config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let running = Running::start(&config)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let addr = running.proxy_addr();
-    println!("jurisgate demo: gateway on http://{addr}, stores {}", endpoints.iter().map(|(r, u)| format!("{r}={u}")).collect::<Vec<_>>().join(" "));
+    println!(
+        "jurisgate demo: gateway on {scheme}://{addr}, stores {}",
+        endpoints
+            .iter()
+            .map(|(r, u)| format!("{r}={u}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!();
 
-    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let client: Client<HttpsConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
     let mut outcomes = Vec::new();
     for step in steps() {
         if let Some(outage) = step.before {
             apply_outage(&running, &stores, outage).await?;
         }
-        outcomes.push(drive(&client, addr, &files, &stores, &step).await?);
+        outcomes.push(drive(&client, &format!("{scheme}://{addr}"), &files, &stores, &step).await?);
     }
     for store in &stores {
         store.set_up(true);
     }
 
     let admin = running.admin_addr();
-    running.shutdown("demo finished").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    running
+        .shutdown("demo finished")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // The audit log must verify, and hold a record for every step.
     let verified = jurisgate_audit::verify(&files.audit_dir, &files.vkey);
@@ -230,7 +361,9 @@ async fn run_async(opts: &DemoOptions) -> anyhow::Result<bool> {
     check_against_audit(&mut outcomes, &records, &stores);
 
     print_table(&outcomes, &records);
-    println!("(allow* = the policy allowed it, but no approved region was healthy, so the gateway refused it)");
+    println!(
+        "(allow* = the policy allowed it, but no approved region was healthy, so the gateway refused it)"
+    );
     let mut ok = outcomes.iter().all(|o| o.problems.is_empty());
     println!();
     match &verified {
@@ -251,22 +384,41 @@ async fn run_async(opts: &DemoOptions) -> anyhow::Result<bool> {
         println!("  verifier key  {}", files.vkey_file.display());
         println!("  policy        {}", files.policy_dir.display());
         println!("try:");
-        println!("  jurisgate audit verify {} --key {}", files.audit_dir.display(), files.vkey_file.display());
-        println!("  jurisgate audit query {} --decision deny", files.audit_dir.display());
-        println!("  jurisgate policy replay --policy {} --audit {}", files.policy_dir.display(), files.audit_dir.display());
+        println!(
+            "  jurisgate audit verify {} --key {}",
+            files.audit_dir.display(),
+            files.vkey_file.display()
+        );
+        println!(
+            "  jurisgate audit query {} --decision deny",
+            files.audit_dir.display()
+        );
+        println!(
+            "  jurisgate policy replay --policy {} --audit {}",
+            files.policy_dir.display(),
+            files.audit_dir.display()
+        );
     }
     println!();
     if ok {
         println!("demo: every expectation held");
     } else {
         for o in outcomes.iter().filter(|o| !o.problems.is_empty()) {
-            println!("demo: step \"{}\" failed: {}", o.step, o.problems.join("; "));
+            println!(
+                "demo: step \"{}\" failed: {}",
+                o.step,
+                o.problems.join("; ")
+            );
         }
     }
     Ok(ok)
 }
 
-async fn apply_outage(running: &Running, stores: &[RegionalStore], outage: Outage) -> anyhow::Result<()> {
+async fn apply_outage(
+    running: &Running,
+    stores: &[RegionalStore],
+    outage: Outage,
+) -> anyhow::Result<()> {
     let (region, up) = match outage {
         Outage::Down(r) => (r, false),
         Outage::Up(r) => (r, true),
@@ -288,14 +440,19 @@ async fn apply_outage(running: &Running, stores: &[RegionalStore], outage: Outag
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("the gateway did not notice {region} going {} within 10 s", if up { "up" } else { "down" });
+            bail!(
+                "the gateway did not notice {region} going {} within 10 s",
+                if up { "up" } else { "down" }
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 fn token_for(files: &crate::setup::DemoFiles, who: Who) -> (Option<String>, Option<String>) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let claims = |sub: &str, jurisdiction: Option<&str>, kind: &str, location: &str, org: &str| {
         let mut c = json!({
             "iss": crate::setup::ISSUER, "aud": AUDIENCE, "sub": sub, "kind": kind,
@@ -307,34 +464,70 @@ fn token_for(files: &crate::setup::DemoFiles, who: Who) -> (Option<String>, Opti
         c
     };
     match who {
-        Who::Alice => (Some(files.idp.sign(&claims("alice", Some("US"), "user", "US", "consumer"))), None),
-        Who::Emile => (Some(files.idp.sign(&claims("emile", Some("EU"), "user", "FR", "consumer"))), None),
-        Who::Engineer => (Some(files.idp.sign(&claims("eng-sg-7", Some("US"), "employee", "SG", "global-eng"))), None),
+        Who::Alice => (
+            Some(
+                files
+                    .idp
+                    .sign(&claims("alice", Some("US"), "user", "US", "consumer")),
+            ),
+            None,
+        ),
+        Who::Emile => (
+            Some(
+                files
+                    .idp
+                    .sign(&claims("emile", Some("EU"), "user", "FR", "consumer")),
+            ),
+            None,
+        ),
+        Who::Engineer => (
+            Some(files.idp.sign(&claims(
+                "eng-sg-7",
+                Some("US"),
+                "employee",
+                "SG",
+                "global-eng",
+            ))),
+            None,
+        ),
         Who::ApprovedEngineer => {
             let approval = files.approvals.sign(&json!({
                 "iss": crate::setup::APPROVALS_ISSUER, "aud": AUDIENCE, "approval_id": "APR-17",
                 "scope": "support:read-messages", "iat": now, "exp": now + 600,
             }));
-            (Some(files.idp.sign(&claims("eng-sg-7", Some("US"), "employee", "SG", "global-eng"))), Some(approval))
+            (
+                Some(files.idp.sign(&claims(
+                    "eng-sg-7",
+                    Some("US"),
+                    "employee",
+                    "SG",
+                    "global-eng",
+                ))),
+                Some(approval),
+            )
         }
         Who::Anonymous => (None, None),
         Who::Forger => {
-            let rogue = jurisgate_attribution::dev_idp::DevIdp::generate(crate::setup::ISSUER, AUDIENCE);
-            (Some(rogue.sign(&claims("alice", Some("US"), "user", "US", "consumer"))), None)
+            let rogue =
+                jurisgate_attribution::dev_idp::DevIdp::generate(crate::setup::ISSUER, AUDIENCE);
+            (
+                Some(rogue.sign(&claims("alice", Some("US"), "user", "US", "consumer"))),
+                None,
+            )
         }
     }
 }
 
 async fn drive(
-    client: &Client<HttpConnector, Full<Bytes>>,
-    addr: SocketAddr,
+    client: &Client<HttpsConnector, Full<Bytes>>,
+    base: &str,
     files: &crate::setup::DemoFiles,
     stores: &[RegionalStore],
     step: &Step,
 ) -> anyhow::Result<Outcome> {
     let mut req = Request::builder()
         .method(step.method.clone())
-        .uri(format!("http://{addr}{}", step.path))
+        .uri(format!("{base}{}", step.path))
         .header("host", "api.demo.jurisgate");
     let (token, approval) = token_for(files, step.who);
     if let Some(t) = token {
@@ -346,11 +539,17 @@ async fn drive(
     for (k, v) in &step.extra_headers {
         req = req.header(*k, *v);
     }
-    let body = step.body.as_ref().map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+    let body = step
+        .body
+        .as_ref()
+        .map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
     if step.body.is_some() {
         req = req.header("content-type", "application/json");
     }
-    let resp = client.request(req.body(Full::new(body))?).await.with_context(|| format!("step \"{}\": sending", step.name))?;
+    let resp = client
+        .request(req.body(Full::new(body))?)
+        .await
+        .with_context(|| format!("step \"{}\": sending", step.name))?;
     let status = resp.status();
     let request_id = resp
         .headers()
@@ -363,12 +562,18 @@ async fn drive(
 
     let mut problems = Vec::new();
     if status != step.expect_status {
-        problems.push(format!("status {status}, expected {} (body {})", step.expect_status, String::from_utf8_lossy(&bytes)));
+        problems.push(format!(
+            "status {status}, expected {} (body {})",
+            step.expect_status,
+            String::from_utf8_lossy(&bytes)
+        ));
     }
     let reached: Vec<&RegionalStore> = stores.iter().filter(|s| s.saw(&request_id)).collect();
     let region = reached.first().map(|s| s.region().to_string());
     match (step.expect_region, region.as_deref()) {
-        (Some(want), Some(got)) if want != got => problems.push(format!("reached {got}, expected {want}")),
+        (Some(want), Some(got)) if want != got => {
+            problems.push(format!("reached {got}, expected {want}"))
+        }
         (Some(want), None) => problems.push(format!("reached no store, expected {want}")),
         (None, Some(got)) => problems.push(format!("reached {got}, expected no store at all")),
         _ => {}
@@ -377,12 +582,21 @@ async fn drive(
         problems.push("reached more than one store".into());
     }
     for store in &reached {
-        for r in store.received().iter().filter(|r| r.request_id.as_deref() == Some(request_id.as_str())) {
+        for r in store
+            .received()
+            .iter()
+            .filter(|r| r.request_id.as_deref() == Some(request_id.as_str()))
+        {
             if r.region_header.as_deref() != Some(store.region()) {
-                problems.push(format!("store {} got x-jurisgate-region {:?}", store.region(), r.region_header));
+                problems.push(format!(
+                    "store {} got x-jurisgate-region {:?}",
+                    store.region(),
+                    r.region_header
+                ));
             }
-            if step.extra_headers.iter().any(|(k, v)| *k == "x-jurisgate-jurisdiction" && r.jurisdiction.as_deref() == Some(*v))
-                && !matches!(step.who, Who::Alice)
+            if step.extra_headers.iter().any(|(k, v)| {
+                *k == "x-jurisgate-jurisdiction" && r.jurisdiction.as_deref() == Some(*v)
+            }) && !matches!(step.who, Who::Alice)
             {
                 problems.push("the spoofed jurisdiction header reached the store".into());
             }
@@ -394,10 +608,20 @@ async fn drive(
     {
         problems.push(e);
     }
-    Ok(Outcome { step: step.name, who: step.who.label(), request_id, status, region, problems })
+    Ok(Outcome {
+        step: step.name,
+        who: step.who.label(),
+        request_id,
+        status,
+        region,
+        problems,
+    })
 }
 
-fn decision_for<'a>(records: &'a [Record], request_id: &str) -> Option<&'a jurisgate_audit::DecisionEvent> {
+fn decision_for<'a>(
+    records: &'a [Record],
+    request_id: &str,
+) -> Option<&'a jurisgate_audit::DecisionEvent> {
     records.iter().find_map(|r| match &r.event {
         Event::Decision(d) if d.request_id == request_id => Some(d.as_ref()),
         _ => None,
@@ -407,10 +631,15 @@ fn decision_for<'a>(records: &'a [Record], request_id: &str) -> Option<&'a juris
 fn check_against_audit(outcomes: &mut [Outcome], records: &[Record], stores: &[RegionalStore]) {
     for o in outcomes.iter_mut() {
         match decision_for(records, &o.request_id) {
-            None => o.problems.push("no decision record in the audit log".into()),
+            None => o
+                .problems
+                .push("no decision record in the audit log".into()),
             Some(d) => {
                 if d.region != o.region && o.status != StatusCode::BAD_GATEWAY {
-                    o.problems.push(format!("audit says region {:?}, the stores saw {:?}", d.region, o.region));
+                    o.problems.push(format!(
+                        "audit says region {:?}, the stores saw {:?}",
+                        d.region, o.region
+                    ));
                 }
             }
         }
@@ -422,7 +651,10 @@ fn check_against_audit(outcomes: &mut [Outcome], records: &[Record], stores: &[R
             if decision_for(records, &id).is_none()
                 && let Some(o) = outcomes.first_mut()
             {
-                o.problems.push(format!("store {} received {id} with no decision record", store.region()));
+                o.problems.push(format!(
+                    "store {} received {id} with no decision record",
+                    store.region()
+                ));
             }
         }
     }
@@ -438,9 +670,22 @@ fn print_table(outcomes: &[Outcome], records: &[Record]) {
         let d = decision_for(records, &o.request_id);
         let jurisdiction = d.map_or_else(
             || "-".to_string(),
-            |d| format!("{} ({}{})", d.subject.jurisdiction, d.subject.source, if d.subject.verified { "" } else { ", unverified" }),
+            |d| {
+                format!(
+                    "{} ({}{})",
+                    d.subject.jurisdiction,
+                    d.subject.source,
+                    if d.subject.verified {
+                        ""
+                    } else {
+                        ", unverified"
+                    }
+                )
+            },
         );
-        let route = d.and_then(|d| d.route.clone()).unwrap_or_else(|| "-".into());
+        let route = d
+            .and_then(|d| d.route.clone())
+            .unwrap_or_else(|| "-".into());
         let decision = match d {
             None => "-",
             Some(d) if d.refusal.is_some() && d.decision.allow => "allow*",

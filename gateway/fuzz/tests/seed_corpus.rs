@@ -37,3 +37,33 @@ fn json_obligations_seeds() {
 fn config_parse_seeds() {
     assert!(run_corpus("config_parse", jurisgate_fuzz::config_parse) >= 3);
 }
+
+#[test]
+fn bearer_jwt_seeds() {
+    assert!(run_corpus("bearer_jwt", jurisgate_fuzz::bearer_jwt) >= 5);
+}
+
+#[test]
+fn jwks_seeds() {
+    assert!(run_corpus("jwks", jurisgate_fuzz::jwks) >= 5);
+}
+
+#[test]
+fn signed_header_seeds() {
+    assert!(run_corpus("signed_header", jurisgate_fuzz::signed_header) >= 5);
+}
+
+#[test]
+fn forwarded_for_seeds() {
+    assert!(run_corpus("forwarded_for", jurisgate_fuzz::forwarded_for) >= 4);
+}
+
+#[test]
+fn audit_record_seeds() {
+    assert!(run_corpus("audit_record", jurisgate_fuzz::audit_record) >= 6);
+}
+
+#[test]
+fn checkpoint_seeds() {
+    assert!(run_corpus("checkpoint", jurisgate_fuzz::checkpoint) >= 5);
+}

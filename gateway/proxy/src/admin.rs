@@ -21,10 +21,18 @@ pub fn handle(gateway: &Gateway, path: &str) -> Response<BoxBody> {
             if problems.is_empty() {
                 text(StatusCode::OK, "ready\n", "text/plain")
             } else {
-                text(StatusCode::SERVICE_UNAVAILABLE, problems.join("\n") + "\n", "text/plain")
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    problems.join("\n") + "\n",
+                    "text/plain",
+                )
             }
         }
-        "/metrics" => text(StatusCode::OK, gateway.metrics.render(&gauges(gateway)), "text/plain; version=0.0.4"),
+        "/metrics" => text(
+            StatusCode::OK,
+            gateway.metrics.render(&gauges(gateway)),
+            "text/plain; version=0.0.4",
+        ),
         _ => crate::server::not_found(),
     }
 }
@@ -41,8 +49,17 @@ pub fn readiness_problems(gateway: &Gateway) -> Vec<String> {
         ));
     }
     for class in gateway.routes.classifications() {
-        if !gateway.pools.destinations(&class.pools).iter().any(|d| d.healthy) {
-            problems.push(format!("route {}: no healthy pool among {}", class.route, class.pools.join(", ")));
+        if !gateway
+            .pools
+            .destinations(&class.pools)
+            .iter()
+            .any(|d| d.healthy)
+        {
+            problems.push(format!(
+                "route {}: no healthy pool among {}",
+                class.route,
+                class.pools.join(", ")
+            ));
         }
     }
     problems
@@ -67,6 +84,10 @@ fn gauges(gateway: &Gateway) -> String {
             pool.endpoints.iter().filter(|e| e.healthy).count()
         );
     }
-    let _ = writeln!(out, "# TYPE jurisgate_policy_info gauge\njurisgate_policy_info{{revision=\"{}\"}} 1", escape(gateway.policy.load().revision()));
+    let _ = writeln!(
+        out,
+        "# TYPE jurisgate_policy_info gauge\njurisgate_policy_info{{revision=\"{}\"}} 1",
+        escape(gateway.policy.load().revision())
+    );
     out
 }

@@ -12,5 +12,7 @@ pub type BoxBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 /// A body holding `bytes` at once.
 #[must_use]
 pub fn full(bytes: impl Into<Bytes>) -> BoxBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }

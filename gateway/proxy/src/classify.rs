@@ -117,7 +117,9 @@ fn path_matches(m: &PathMatch, path: &str) -> bool {
         // `/v1/messages/7`, never `/v1/messagesX`.
         PathMatch::Prefix(prefix) => {
             prefix.is_empty()
-                || path.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                || path
+                    .strip_prefix(prefix.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         }
         PathMatch::Glob(parts) => {
             let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -129,7 +131,9 @@ fn path_matches(m: &PathMatch, path: &str) -> bool {
 fn glob_matches(parts: &[GlobPart], segments: &[&str]) -> bool {
     match parts.split_first() {
         None => segments.is_empty(),
-        Some((GlobPart::Many, rest)) => (0..=segments.len()).any(|skip| glob_matches(rest, &segments[skip..])),
+        Some((GlobPart::Many, rest)) => {
+            (0..=segments.len()).any(|skip| glob_matches(rest, &segments[skip..]))
+        }
         Some((part, rest)) => match segments.split_first() {
             None => false,
             Some((seg, more)) => {
@@ -181,8 +185,14 @@ mod tests {
     fn prefixes_match_on_segment_boundaries() {
         let t = table(ROUTES);
         let hit = |h, p, m| t.classify(h, p, m).map(|c| c.route.clone());
-        assert_eq!(hit("api.example.com", "/v1/messages", "GET").as_deref(), Some("messages"));
-        assert_eq!(hit("api.example.com", "/v1/messages/7", "POST").as_deref(), Some("messages"));
+        assert_eq!(
+            hit("api.example.com", "/v1/messages", "GET").as_deref(),
+            Some("messages")
+        );
+        assert_eq!(
+            hit("api.example.com", "/v1/messages/7", "POST").as_deref(),
+            Some("messages")
+        );
         assert_eq!(hit("api.example.com", "/v1/messagesX", "GET"), None);
         assert_eq!(hit("other.example.com", "/v1/messages", "GET"), None);
     }
@@ -191,7 +201,10 @@ mod tests {
     fn globs_and_methods() {
         let t = table(ROUTES);
         let hit = |p, m| t.classify("h", p, m).map(|c| c.route.clone());
-        assert_eq!(hit("/v1/users/42/avatar", "GET").as_deref(), Some("avatars"));
+        assert_eq!(
+            hit("/v1/users/42/avatar", "GET").as_deref(),
+            Some("avatars")
+        );
         assert_eq!(hit("/v1/users/42/avatar", "PUT"), None);
         assert_eq!(hit("/v1/users/42/x/avatar", "GET"), None);
         assert_eq!(hit("/static", "GET").as_deref(), Some("static"));

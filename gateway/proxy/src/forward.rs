@@ -49,7 +49,11 @@ impl Upstreams {
     /// Clients keeping up to `max_idle_per_host` idle connections per
     /// endpoint, with `tls` for the pools it names.
     #[must_use]
-    pub fn new(max_idle_per_host: usize, connect_timeout: Duration, tls: HashMap<String, Arc<UpstreamTls>>) -> Self {
+    pub fn new(
+        max_idle_per_host: usize,
+        connect_timeout: Duration,
+        tls: HashMap<String, Arc<UpstreamTls>>,
+    ) -> Self {
         let client = |tls: Option<Arc<UpstreamTls>>| {
             let mut http = HttpConnector::new();
             http.set_nodelay(true);
@@ -59,14 +63,24 @@ impl Upstreams {
                 .pool_idle_timeout(Duration::from_secs(90))
                 .build(HttpsConnector::new(http, tls, connect_timeout))
         };
-        let by_pool = tls.into_iter().map(|(pool, tls)| (pool, client(Some(tls)))).collect();
-        Self { plain: client(None), by_pool }
+        let by_pool = tls
+            .into_iter()
+            .map(|(pool, tls)| (pool, client(Some(tls))))
+            .collect();
+        Self {
+            plain: client(None),
+            by_pool,
+        }
     }
 
     /// Sends `req` (whose URI holds only the normalised path and query) to
     /// the selected endpoint and waits for the response head.
     pub async fn send(&self, mut req: Request<BoxBody>, to: &Selected) -> Forwarded {
-        let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str()).to_string();
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_string();
         let uri = match Uri::builder()
             .scheme(to.base.scheme_str().unwrap_or("http"))
             .authority(to.base.authority().map_or("", |a| a.as_str()))
@@ -74,7 +88,9 @@ impl Upstreams {
             .build()
         {
             Ok(uri) => uri,
-            Err(e) => return Forwarded::Failed(Refusal::BadGateway(format!("bad upstream uri: {e}"))),
+            Err(e) => {
+                return Forwarded::Failed(Refusal::BadGateway(format!("bad upstream uri: {e}")));
+            }
         };
         if let Some(authority) = uri.authority()
             && let Ok(v) = HeaderValue::from_str(authority.as_str())
@@ -90,9 +106,16 @@ impl Upstreams {
             Ok(Ok(resp)) => Forwarded::Response(resp, started.elapsed()),
             Ok(Err(e)) if e.is_connect() => {
                 tracing::warn!(pool = %to.pool, endpoint = %to.base, error = %root_cause(&e), "cannot connect to upstream");
-                Forwarded::ConnectFailed(Refusal::BadGateway(format!("cannot connect to pool {}", to.pool)))
+                Forwarded::ConnectFailed(Refusal::BadGateway(format!(
+                    "cannot connect to pool {}",
+                    to.pool
+                )))
             }
-            Ok(Err(e)) => Forwarded::Failed(Refusal::BadGateway(format!("pool {}: {}", to.pool, root_cause(&e)))),
+            Ok(Err(e)) => Forwarded::Failed(Refusal::BadGateway(format!(
+                "pool {}: {}",
+                to.pool,
+                root_cause(&e)
+            ))),
             Err(_) => Forwarded::Failed(Refusal::GatewayTimeout),
         }
     }

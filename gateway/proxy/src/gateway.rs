@@ -25,7 +25,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use jurisgate_attribution::{Attribution, Attributor, PeerInfo, Pseudonymizer};
 use jurisgate_audit::{AuditLog, DecisionEvent, Event, Outcome, RequesterFacts, SubjectFacts};
-use jurisgate_policy::{Decision, PolicyEngine, PolicyInput, Permitted, RequestFacts, Resource};
+use jurisgate_policy::{Decision, Permitted, PolicyEngine, PolicyInput, RequestFacts, Resource};
 use jurisgate_route::{Pools, Selected};
 
 use crate::body::{BoxBody, BoxError};
@@ -61,7 +61,9 @@ pub struct Pseudonymizers {
 
 impl Pseudonymizers {
     fn for_jurisdiction(&self, jurisdiction: &str) -> &Pseudonymizer {
-        self.by_jurisdiction.get(jurisdiction).unwrap_or(&self.default)
+        self.by_jurisdiction
+            .get(jurisdiction)
+            .unwrap_or(&self.default)
     }
 }
 
@@ -123,15 +125,29 @@ impl Gateway {
         let raw_target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let target = match normalize::normalize_path(raw_target) {
             Ok(t) => t,
-            Err(r) => return self.refuse(&facts, Refusal::BadRequest(format!("{}: {}", r.reason, r.detail))).await,
+            Err(r) => {
+                return self
+                    .refuse(
+                        &facts,
+                        Refusal::BadRequest(format!("{}: {}", r.reason, r.detail)),
+                    )
+                    .await;
+            }
         };
         facts.path = target.path.clone();
         let headers_ok = normalize::check_headers(&parts.headers, parts.version).and_then(|()| {
             // HTTP/2 `:authority` and absolute-form targets must agree with Host.
-            parts.uri.authority().map_or(Ok(()), |a| normalize::check_authority(&parts.headers, a.as_str()))
+            parts.uri.authority().map_or(Ok(()), |a| {
+                normalize::check_authority(&parts.headers, a.as_str())
+            })
         });
         if let Err(r) = headers_ok {
-            return self.refuse(&facts, Refusal::BadRequest(format!("{}: {}", r.reason, r.detail))).await;
+            return self
+                .refuse(
+                    &facts,
+                    Refusal::BadRequest(format!("{}: {}", r.reason, r.detail)),
+                )
+                .await;
         }
         if content_length(&parts.headers).is_some_and(|n| n > self.limits.max_body_bytes) {
             return self.refuse(&facts, Refusal::PayloadTooLarge).await;
@@ -139,11 +155,16 @@ impl Gateway {
         normalize::sanitize_request_headers(&mut parts.headers);
 
         // 2. Attribute from verified sources only (inbound x-jurisgate-* are gone).
-        let attribution = self.attributor.attribute(&parts.headers, peer, SystemTime::now());
+        let attribution = self
+            .attributor
+            .attribute(&parts.headers, peer, SystemTime::now());
         facts.attribution = Some(attribution.clone());
 
         // 3. Classify on the normalised path.
-        let Some(class) = self.routes.classify(&facts.host, &target.path, &facts.method) else {
+        let Some(class) = self
+            .routes
+            .classify(&facts.host, &target.path, &facts.method)
+        else {
             return self.refuse(&facts, Refusal::NoRoute).await;
         };
         facts.class = Some(Arc::clone(&class));
@@ -201,7 +222,11 @@ impl Gateway {
         let request = Request::from_parts(parts, body);
         let permitted = match Permitted::new(request, Arc::clone(&decision)) {
             Ok(p) => p,
-            Err(_) => return self.refuse(&facts, Refusal::Denied(decision.reason.clone())).await,
+            Err(_) => {
+                return self
+                    .refuse(&facts, Refusal::Denied(decision.reason.clone()))
+                    .await;
+            }
         };
         let selected = match self.pools.select(&permitted, &class.pools) {
             Ok(s) => s,
@@ -210,9 +235,17 @@ impl Gateway {
 
         // 6. Audit: durable before a byte moves on.
         let record_started = Instant::now();
-        if let Err(e) = self.audit.append(decision_event(&facts, Some(&selected), None)).await {
+        if let Err(e) = self
+            .audit
+            .append(decision_event(&facts, Some(&selected), None))
+            .await
+        {
             tracing::error!(request_id = facts.id.as_str(), error = %e, "audit record not durable; refusing");
-            return self.answer(&facts, Refusal::AuditUnavailable.into_response(facts.id.as_str()), None);
+            return self.answer(
+                &facts,
+                Refusal::AuditUnavailable.into_response(facts.id.as_str()),
+                None,
+            );
         }
         self.metrics.audit_latency.observe(record_started.elapsed());
 
@@ -227,16 +260,27 @@ impl Gateway {
             }
             Forwarded::ConnectFailed(refusal) => {
                 self.pools.report_failure(&selected.endpoint);
-                return self.answer(&facts, refusal.into_response(facts.id.as_str()), Some(&selected));
+                return self.answer(
+                    &facts,
+                    refusal.into_response(facts.id.as_str()),
+                    Some(&selected),
+                );
             }
             Forwarded::Failed(refusal) => {
-                return self.answer(&facts, refusal.into_response(facts.id.as_str()), Some(&selected));
+                return self.answer(
+                    &facts,
+                    refusal.into_response(facts.id.as_str()),
+                    Some(&selected),
+                );
             }
         };
 
         // 8. Obligations on the response.
         let jurisdiction = attribution.subject.jurisdiction.as_str();
-        let response = match self.apply_obligations(response, &decision, jurisdiction).await {
+        let response = match self
+            .apply_obligations(response, &decision, jurisdiction)
+            .await
+        {
             Ok(r) => r,
             Err(refusal) => {
                 tracing::warn!(request_id = facts.id.as_str(), reason = %refusal.reason(), "response refused: obligations could not be met");
@@ -258,18 +302,31 @@ impl Gateway {
                 d.decision.reason = refusal.reason();
             }
         }
-        let response = match self.audit.append(event).await {
+        // A request refused as malformed or too large has an unread body
+        // whose framing we just called untrustworthy: reading on would parse
+        // that body as the next request (smuggling). Close the connection
+        // instead (RFC 9112 §6.3). hyper drops the header on HTTP/2.
+        let close = matches!(refusal, Refusal::BadRequest(_) | Refusal::PayloadTooLarge);
+        let mut response = match self.audit.append(event).await {
             Ok(_) => refusal.into_response(facts.id.as_str()),
             Err(e) => {
                 tracing::error!(request_id = facts.id.as_str(), error = %e, "refusal not recorded; answering 503");
                 Refusal::AuditUnavailable.into_response(facts.id.as_str())
             }
         };
+        if close {
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         self.answer(facts, response, None)
     }
 
     /// Counts the response and stamps the request id on it.
-    fn answer(&self, facts: &Facts, mut response: Response<BoxBody>, to: Option<&Selected>) -> Response<BoxBody> {
+    fn answer(
+        &self,
+        facts: &Facts,
+        mut response: Response<BoxBody>,
+        to: Option<&Selected>,
+    ) -> Response<BoxBody> {
         if let Ok(v) = HeaderValue::from_str(facts.id.as_str()) {
             response.headers_mut().insert(headers::REQUEST_ID, v);
         }
@@ -279,7 +336,10 @@ impl Gateway {
             None => "refused",
         };
         self.metrics.count_request(RequestLabels {
-            route: facts.class.as_ref().map_or_else(|| "none".to_string(), |c| c.route.clone()),
+            route: facts
+                .class
+                .as_ref()
+                .map_or_else(|| "none".to_string(), |c| c.route.clone()),
             decision,
             region: to.map_or_else(|| "none".to_string(), |s| s.region.clone()),
             status: response.status().as_u16(),
@@ -298,13 +358,19 @@ impl Gateway {
         let ob = &decision.obligations;
         let body = if ob.rewrites_body() {
             if !is_json(&parts.headers) {
-                return Err(Refusal::ObligationFailed("response is not JSON (identity-encoded application/json required)".into()));
+                return Err(Refusal::ObligationFailed(
+                    "response is not JSON (identity-encoded application/json required)".into(),
+                ));
             }
             let limit = self.limits.max_obligation_body_bytes;
             let bytes = Limited::new(body, limit)
                 .collect()
                 .await
-                .map_err(|e| Refusal::ObligationFailed(format!("response body unreadable or over {limit} bytes: {e}")))?
+                .map_err(|e| {
+                    Refusal::ObligationFailed(format!(
+                        "response body unreadable or over {limit} bytes: {e}"
+                    ))
+                })?
                 .to_bytes();
             let rewritten = obligations::apply_json_obligations(
                 &bytes,
@@ -313,7 +379,9 @@ impl Gateway {
                 self.pseudonymizers.for_jurisdiction(jurisdiction),
             )
             .map_err(|e| Refusal::ObligationFailed(e.to_string()))?;
-            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(rewritten.len()));
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(rewritten.len()));
             crate::body::full(Bytes::from(rewritten))
         } else {
             body.map_err(BoxError::from).boxed()
@@ -340,11 +408,21 @@ fn decision_event(facts: &Facts, to: Option<&Selected>, status: Option<u16>) -> 
                 location: a.requester.location.clone(),
                 source: enum_name(&a.requester.source),
                 verified: a.requester.verified,
-                approval: a.requester.approval.as_ref().filter(|ap| ap.verified).map(|ap| ap.id.clone()),
+                approval: a
+                    .requester
+                    .approval
+                    .as_ref()
+                    .filter(|ap| ap.verified)
+                    .map(|ap| ap.id.clone()),
             },
         ),
         None => (
-            SubjectFacts { jurisdiction: "unknown".into(), source: "none".into(), verified: false, pseudonym: None },
+            SubjectFacts {
+                jurisdiction: "unknown".into(),
+                source: "none".into(),
+                verified: false,
+                pseudonym: None,
+            },
             RequesterFacts {
                 kind: "unknown".into(),
                 id: None,
@@ -363,7 +441,12 @@ fn decision_event(facts: &Facts, to: Option<&Selected>, status: Option<u16>) -> 
             reason: d.reason.clone(),
             obligations: serde_json::to_value(&d.obligations).unwrap_or(serde_json::Value::Null),
         },
-        None => Outcome { allow: false, regions: Vec::new(), reason: String::new(), obligations: serde_json::json!({}) },
+        None => Outcome {
+            allow: false,
+            regions: Vec::new(),
+            reason: String::new(),
+            obligations: serde_json::json!({}),
+        },
     };
     Event::Decision(Box::new(DecisionEvent {
         request_id: facts.id.as_str().to_string(),
@@ -394,7 +477,10 @@ fn enum_name<T: serde::Serialize>(v: &T) -> String {
 }
 
 fn set_upstream_headers(h: &mut HeaderMap, facts: &Facts, class: &Classification, to: &Selected) {
-    let jurisdiction = facts.attribution.as_ref().map_or("unknown", |a| a.subject.jurisdiction.as_str());
+    let jurisdiction = facts
+        .attribution
+        .as_ref()
+        .map_or("unknown", |a| a.subject.jurisdiction.as_str());
     for (name, value) in [
         (headers::JURISDICTION, jurisdiction),
         (headers::DATA_CLASS, class.data_class.as_str()),
@@ -413,20 +499,34 @@ fn host_of(uri: &Uri, headers: &HeaderMap) -> String {
     let raw = uri
         .authority()
         .map(|a| a.host().to_string())
-        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(strip_port))
+        .or_else(|| {
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(strip_port)
+        })
         .unwrap_or_default();
     raw.to_ascii_lowercase()
 }
 
 fn strip_port(host: &str) -> String {
     if host.starts_with('[') {
-        return host.split_once(']').map_or(host, |(h, _)| h).trim_start_matches('[').to_string();
+        return host
+            .split_once(']')
+            .map_or(host, |(h, _)| h)
+            .trim_start_matches('[')
+            .to_string();
     }
     host.split(':').next().unwrap_or(host).to_string()
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 fn parse_query(query: Option<&str>) -> BTreeMap<String, Vec<String>> {
@@ -463,7 +563,13 @@ fn is_json(headers: &HeaderMap) -> bool {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .is_some_and(|t| t == "application/json" || t.ends_with("+json"));
     identity && json
 }
@@ -479,7 +585,15 @@ fn remove_hop_by_hop(h: &mut HeaderMap) {
     for name in named {
         h.remove(name.as_str());
     }
-    for name in ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"] {
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
         h.remove(name);
     }
 }
@@ -491,9 +605,15 @@ mod tests {
     #[test]
     fn host_is_lowercased_without_port() {
         let mut h = HeaderMap::new();
-        h.insert(header::HOST, HeaderValue::from_static("API.Example.com:8443"));
+        h.insert(
+            header::HOST,
+            HeaderValue::from_static("API.Example.com:8443"),
+        );
         assert_eq!(host_of(&Uri::from_static("/x"), &h), "api.example.com");
-        assert_eq!(host_of(&Uri::from_static("http://Other.example:80/x"), &h), "other.example");
+        assert_eq!(
+            host_of(&Uri::from_static("http://Other.example:80/x"), &h),
+            "other.example"
+        );
         h.insert(header::HOST, HeaderValue::from_static("[::1]:8080"));
         assert_eq!(host_of(&Uri::from_static("/x"), &h), "::1");
     }

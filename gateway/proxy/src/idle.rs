@@ -30,7 +30,12 @@ impl<S> IdleTimeout<S> {
     /// Wraps `inner`; the clock starts now.
     pub fn new(inner: S, timeout: Duration) -> Self {
         let now = Instant::now();
-        Self { inner, timeout, last_activity: now, timer: Box::pin(tokio::time::sleep_until(now + timeout)) }
+        Self {
+            inner,
+            timeout,
+            last_activity: now,
+            timer: Box::pin(tokio::time::sleep_until(now + timeout)),
+        }
     }
 
     /// The wrapped stream.
@@ -44,7 +49,10 @@ impl<S> IdleTimeout<S> {
             ready!(self.timer.as_mut().poll(cx));
             let deadline = self.last_activity + self.timeout;
             if Instant::now() >= deadline {
-                return Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, format!("no traffic for {:?}", self.timeout)));
+                return Poll::Ready(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no traffic for {:?}", self.timeout),
+                ));
             }
             self.timer.as_mut().reset(deadline);
         }
@@ -52,7 +60,11 @@ impl<S> IdleTimeout<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for IdleTimeout<S> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
@@ -68,7 +80,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for IdleTimeout<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_write(cx, buf) {
             Poll::Ready(Ok(n)) => {
@@ -101,7 +117,9 @@ mod tests {
     /// A real socket pair: the server side wrapped with a 200 ms idle timeout.
     async fn pair() -> (IdleTimeout<TcpStream>, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
         let (server, _) = listener.accept().await.unwrap();
         (IdleTimeout::new(server, Duration::from_millis(200)), client)
     }
@@ -131,6 +149,9 @@ mod tests {
         assert_eq!(got, 12, "every byte arrived before the timeout");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         let took = started.elapsed();
-        assert!(took >= Duration::from_millis(750) && took < Duration::from_secs(3), "closed after {took:?}");
+        assert!(
+            took >= Duration::from_millis(750) && took < Duration::from_secs(3),
+            "closed after {took:?}"
+        );
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 14] = [
-    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05, 0.25, 1.0,
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+    0.01, 0.05, 0.25, 1.0,
 ];
 
 /// A latency histogram with fixed buckets.
@@ -28,7 +29,8 @@ impl Histogram {
             self.counts[i].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_nanos.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+        self.sum_nanos
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, help: &str) {
@@ -100,9 +102,21 @@ impl Metrics {
                 );
             }
         }
-        self.decision_latency.render(&mut out, "jurisgate_decision_seconds", "Policy evaluation time.");
-        self.upstream_latency.render(&mut out, "jurisgate_upstream_seconds", "Upstream time to response head.");
-        self.audit_latency.render(&mut out, "jurisgate_audit_append_seconds", "Time to make an audit record durable.");
+        self.decision_latency.render(
+            &mut out,
+            "jurisgate_decision_seconds",
+            "Policy evaluation time.",
+        );
+        self.upstream_latency.render(
+            &mut out,
+            "jurisgate_upstream_seconds",
+            "Upstream time to response head.",
+        );
+        self.audit_latency.render(
+            &mut out,
+            "jurisgate_audit_append_seconds",
+            "Time to make an audit record durable.",
+        );
         let _ = writeln!(
             out,
             "# TYPE jurisgate_policy_reloads_total counter\njurisgate_policy_reloads_total{{result=\"ok\"}} {}\njurisgate_policy_reloads_total{{result=\"refused\"}} {}",
@@ -117,7 +131,9 @@ impl Metrics {
 /// Escapes a label value per the Prometheus text format.
 #[must_use]
 pub fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -127,8 +143,18 @@ mod tests {
     #[test]
     fn renders_counters_and_cumulative_buckets() {
         let m = Metrics::default();
-        m.count_request(RequestLabels { route: "r".into(), decision: "allow", region: "us-east".into(), status: 200 });
-        m.count_request(RequestLabels { route: "r".into(), decision: "allow", region: "us-east".into(), status: 200 });
+        m.count_request(RequestLabels {
+            route: "r".into(),
+            decision: "allow",
+            region: "us-east".into(),
+            status: 200,
+        });
+        m.count_request(RequestLabels {
+            route: "r".into(),
+            decision: "allow",
+            region: "us-east".into(),
+            status: 200,
+        });
         m.decision_latency.observe(Duration::from_micros(3));
         m.decision_latency.observe(Duration::from_millis(3));
         let text = m.render("");

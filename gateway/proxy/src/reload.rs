@@ -17,12 +17,17 @@ use crate::gateway::Gateway;
 ///
 /// # Errors
 /// Why the new policy was refused (the old one keeps deciding).
-pub async fn reload(gateway: &Arc<Gateway>, dir: &Path, opts: &EngineOptions) -> Result<String, String> {
+pub async fn reload(
+    gateway: &Arc<Gateway>,
+    dir: &Path,
+    opts: &EngineOptions,
+) -> Result<String, String> {
     let dir_owned = dir.to_path_buf();
     let opts = *opts;
-    let loaded = tokio::task::spawn_blocking(move || jurisgate_policy::load_checked(&dir_owned, &opts))
-        .await
-        .map_err(|e| format!("policy load task failed: {e}"))?;
+    let loaded =
+        tokio::task::spawn_blocking(move || jurisgate_policy::load_checked(&dir_owned, &opts))
+            .await
+            .map_err(|e| format!("policy load task failed: {e}"))?;
     match loaded {
         Ok(engine) => {
             let revision = engine.revision().to_string();
@@ -33,14 +38,24 @@ pub async fn reload(gateway: &Arc<Gateway>, dir: &Path, opts: &EngineOptions) ->
                 .audit
                 .append(crate::start::policy_loaded_event(&engine))
                 .await
-                .map_err(|e| format!("policy not swapped: its policy_loaded record could not be written: {e}"))?;
+                .map_err(|e| {
+                    format!(
+                        "policy not swapped: its policy_loaded record could not be written: {e}"
+                    )
+                })?;
             gateway.policy.store(Arc::new(engine));
-            gateway.metrics.policy_reloads.fetch_add(1, Ordering::Relaxed);
+            gateway
+                .metrics
+                .policy_reloads
+                .fetch_add(1, Ordering::Relaxed);
             tracing::info!(%revision, "policy reloaded");
             Ok(revision)
         }
         Err(e) => {
-            gateway.metrics.policy_reload_failures.fetch_add(1, Ordering::Relaxed);
+            gateway
+                .metrics
+                .policy_reload_failures
+                .fetch_add(1, Ordering::Relaxed);
             tracing::error!(dir = %dir.display(), error = %e, "new policy refused; the previous policy keeps deciding");
             Err(e.to_string())
         }
@@ -52,7 +67,9 @@ fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             let Ok(meta) = entry.metadata() else { continue };
@@ -68,7 +85,12 @@ fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
 }
 
 /// Polls `dir` once a second and reloads when it changes, until `stop`.
-pub async fn watch_policy(gateway: Arc<Gateway>, dir: PathBuf, opts: EngineOptions, stop: impl std::future::Future<Output = ()>) {
+pub async fn watch_policy(
+    gateway: Arc<Gateway>,
+    dir: PathBuf,
+    opts: EngineOptions,
+    stop: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(stop);
     let mut last = fingerprint(&dir);
     loop {

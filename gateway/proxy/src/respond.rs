@@ -88,7 +88,10 @@ impl Refusal {
         let mut resp = Response::new(full(Bytes::from(body.to_string())));
         *resp.status_mut() = self.status();
         let headers = resp.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Ok(v) = HeaderValue::from_str(request_id) {
             headers.insert(crate::headers::REQUEST_ID, v);
         }
@@ -98,9 +101,18 @@ impl Refusal {
 
 /// A plain-text response for the admin listener.
 #[must_use]
-pub fn text(status: StatusCode, body: impl Into<Bytes>, content_type: &'static str) -> Response<BoxBody> {
-    let mut resp = Response::new(Full::new(body.into()).map_err(|never| match never {}).boxed());
+pub fn text(
+    status: StatusCode,
+    body: impl Into<Bytes>,
+    content_type: &'static str,
+) -> Response<BoxBody> {
+    let mut resp = Response::new(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed(),
+    );
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }

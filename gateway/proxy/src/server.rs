@@ -52,7 +52,11 @@ pub struct ConnSettings {
 /// # Errors
 /// When the address cannot be bound.
 pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
-    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
     socket.set_tcp_nodelay(true)?;
@@ -81,7 +85,11 @@ impl Builders {
             .timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX))
             .max_concurrent_streams(256);
-        Self { h1: b.clone().http1_only(), h2: b.clone().http2_only(), auto: b }
+        Self {
+            h1: b.clone().http1_only(),
+            h2: b.clone().http2_only(),
+            auto: b,
+        }
     }
 
     /// The builder for what ALPN settled on.
@@ -156,7 +164,10 @@ struct Conn {
 impl Conn {
     async fn serve_plain(self, stream: TcpStream, settings: ConnSettings) {
         let io = IdleTimeout::new(stream, settings.idle_timeout);
-        let peer = PeerInfo { remote_addr: self.remote_addr, client_cert: None };
+        let peer = PeerInfo {
+            remote_addr: self.remote_addr,
+            client_cert: None,
+        };
         let builders = Arc::clone(&self.builders);
         self.serve(&builders.auto, io, peer).await;
     }
@@ -168,7 +179,8 @@ impl Conn {
             return;
         }
         let io = IdleTimeout::new(stream, settings.idle_timeout);
-        let accepted = tokio::time::timeout(settings.header_read_timeout, tls.acceptor().accept(io)).await;
+        let accepted =
+            tokio::time::timeout(settings.header_read_timeout, tls.acceptor().accept(io)).await;
         let stream = match accepted {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -191,9 +203,13 @@ impl Conn {
                 .and_then(jurisgate_tls::client_identity),
         };
         let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
-        let peer = PeerInfo { remote_addr, client_cert };
+        let peer = PeerInfo {
+            remote_addr,
+            client_cert,
+        };
         let builders = Arc::clone(&self.builders);
-        self.serve(builders.for_alpn(alpn.as_deref()), stream, peer).await;
+        self.serve(builders.for_alpn(alpn.as_deref()), stream, peer)
+            .await;
     }
 
     async fn serve<I>(self, builder: &auto::Builder<TokioExecutor>, io: I, peer: PeerInfo)
@@ -239,11 +255,18 @@ async fn refuse_plaintext(mut stream: TcpStream) {
     );
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), async { while matches!(stream.read(&mut head).await, Ok(n) if n > 0) {} }).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while matches!(stream.read(&mut head).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// Serves the admin endpoints on `listener` until `shutdown` resolves.
-pub async fn serve_admin(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl Future<Output = ()>) {
+pub async fn serve_admin(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl Future<Output = ()>,
+) {
     let builder = auto::Builder::new(TokioExecutor::new());
     tokio::pin!(shutdown);
     loop {

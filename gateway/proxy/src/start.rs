@@ -95,7 +95,8 @@ impl Running {
             }
         }
 
-        let origin = config.audit.origin.clone().unwrap_or_else(|| format!("jurisgate/{}", host_name()));
+        // `{hostname}` gives each replica of one config its own origin (pod names in a StatefulSet).
+        let origin = config.audit.origin.as_deref().map_or_else(|| format!("jurisgate/{}", host_name()), |o| o.replace("{hostname}", &host_name()));
         if config.audit.durability == jurisgate_config::Durability::None {
             tracing::warn!("audit.durability = \"none\": records are not synced before forwarding; a crash can lose them. Use only for benchmarks.");
         }

@@ -40,10 +40,18 @@ impl HttpsConnector {
     /// nodelay…), TLS from `tls`, and at most `handshake_timeout` for the
     /// TLS handshake.
     #[must_use]
-    pub fn new(mut http: HttpConnector, tls: Option<Arc<UpstreamTls>>, handshake_timeout: Duration) -> Self {
+    pub fn new(
+        mut http: HttpConnector,
+        tls: Option<Arc<UpstreamTls>>,
+        handshake_timeout: Duration,
+    ) -> Self {
         // The scheme is ours to check: let https URIs reach `call`.
         http.enforce_http(false);
-        Self { http, tls, handshake_timeout }
+        Self {
+            http,
+            tls,
+            handshake_timeout,
+        }
     }
 }
 
@@ -52,8 +60,8 @@ impl HttpsConnector {
 pub enum MaybeTlsStream {
     /// `http://`.
     Plain(TokioIo<TcpStream>),
-    /// `https://`, verified.
-    Tls(TokioIo<TlsStream<TcpStream>>),
+    /// `https://`, verified. Boxed: a TLS session is a kilobyte, a TCP stream a few words.
+    Tls(Box<TokioIo<TlsStream<TcpStream>>>),
 }
 
 impl tower::Service<Uri> for HttpsConnector {
@@ -74,20 +82,28 @@ impl tower::Service<Uri> for HttpsConnector {
             if !https {
                 return Ok(MaybeTlsStream::Plain(connecting.await?));
             }
-            let tls = tls.ok_or_else(|| format!("{uri}: an https endpoint needs the pool's tls settings"))?;
+            let tls = tls
+                .ok_or_else(|| format!("{uri}: an https endpoint needs the pool's tls settings"))?;
             let name = match &tls.server_name {
                 Some(name) => name.clone(),
                 None => {
-                    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-                    ServerName::try_from(host.to_string()).map_err(|e| format!("{uri}: host is not a TLS server name: {e}"))?
+                    let host = uri
+                        .host()
+                        .unwrap_or_default()
+                        .trim_start_matches('[')
+                        .trim_end_matches(']');
+                    ServerName::try_from(host.to_string())
+                        .map_err(|e| format!("{uri}: host is not a TLS server name: {e}"))?
                 }
             };
             let tcp = connecting.await?.into_inner();
             let handshake = TlsConnector::from(Arc::clone(&tls.config)).connect(name, tcp);
             let stream = tokio::time::timeout(handshake_timeout, handshake)
                 .await
-                .map_err(|_| format!("{uri}: TLS handshake took longer than {handshake_timeout:?}"))??;
-            Ok(MaybeTlsStream::Tls(TokioIo::new(stream)))
+                .map_err(|_| {
+                    format!("{uri}: TLS handshake took longer than {handshake_timeout:?}")
+                })??;
+            Ok(MaybeTlsStream::Tls(Box::new(TokioIo::new(stream))))
         })
     }
 }
@@ -102,33 +118,41 @@ impl Connection for MaybeTlsStream {
 }
 
 impl Read for MaybeTlsStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Self::Tls(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
 
 impl Write for MaybeTlsStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Self::Tls(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_flush(cx),
-            Self::Tls(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Self::Tls(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

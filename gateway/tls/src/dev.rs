@@ -9,8 +9,8 @@
 use std::net::IpAddr;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
@@ -63,7 +63,8 @@ impl LeafSpec {
     /// from an hour ago for a year.
     #[must_use]
     pub fn server(names: &[&str]) -> Self {
-        let (ips, dns): (Vec<&str>, Vec<&str>) = names.iter().partition(|n| n.parse::<IpAddr>().is_ok());
+        let (ips, dns): (Vec<&str>, Vec<&str>) =
+            names.iter().partition(|n| n.parse::<IpAddr>().is_ok());
         Self {
             common_name: names.first().map_or_else(String::new, |n| (*n).to_string()),
             dns_names: dns.into_iter().map(str::to_string).collect(),
@@ -124,15 +125,25 @@ impl DevCa {
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, common_name);
-        dn.push(DnType::OrganizationName, "jurisgate development (not for production)");
+        dn.push(
+            DnType::OrganizationName,
+            "jurisgate development (not for production)",
+        );
         params.distinguished_name = dn;
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let now = OffsetDateTime::now_utc();
         params.not_before = now - Duration::hours(1);
         params.not_after = now + Duration::days(3650);
         let cert = params.self_signed(&key)?;
-        Ok(Self { cert_pem: cert.pem(), issuer: Issuer::new(params, key) })
+        Ok(Self {
+            cert_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        })
     }
 
     /// The CA certificate, PEM (the trust anchor to configure).
@@ -164,25 +175,37 @@ impl DevCa {
         }
         params.distinguished_name = dn;
         for name in &spec.dns_names {
-            params.subject_alt_names.push(SanType::DnsName(name.as_str().try_into()?));
+            params
+                .subject_alt_names
+                .push(SanType::DnsName(name.as_str().try_into()?));
         }
         for ip in &spec.ips {
             params.subject_alt_names.push(SanType::IpAddress(*ip));
         }
         for uri in &spec.uris {
-            params.subject_alt_names.push(SanType::URI(uri.as_str().try_into()?));
+            params
+                .subject_alt_names
+                .push(SanType::URI(uri.as_str().try_into()?));
         }
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         if spec.server {
-            params.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
+            params
+                .extended_key_usages
+                .push(ExtendedKeyUsagePurpose::ServerAuth);
         }
         if spec.client {
-            params.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
+            params
+                .extended_key_usages
+                .push(ExtendedKeyUsagePurpose::ClientAuth);
         }
         params.not_before = spec.not_before;
         params.not_after = spec.not_after;
         let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(DevCert { cert_pem: cert.pem(), key_pem: key.serialize_pem(), der: cert.der().clone() })
+        Ok(DevCert {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            der: cert.der().clone(),
+        })
     }
 }

@@ -37,10 +37,17 @@ pub enum TlsError {
 
 impl TlsError {
     pub(crate) fn file(key: &str, path: &std::path::Path, why: impl Into<String>) -> Self {
-        Self::File { key: key.to_string(), path: path.to_path_buf(), why: why.into() }
+        Self::File {
+            key: key.to_string(),
+            path: path.to_path_buf(),
+            why: why.into(),
+        }
     }
 
     pub(crate) fn rustls(key: &str, source: rustls::Error) -> Self {
-        Self::Rustls { key: key.to_string(), source }
+        Self::Rustls {
+            key: key.to_string(),
+            source,
+        }
     }
 }

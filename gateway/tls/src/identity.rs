@@ -45,7 +45,10 @@ fn first<'a, I>(name: &'a X509Name<'a>, attrs: impl Fn(&'a X509Name<'a>) -> I) -
 where
     I: Iterator<Item = &'a x509_parser::x509::AttributeTypeAndValue<'a>>,
 {
-    attrs(name).next().and_then(|a| a.as_str().ok()).map(str::to_string)
+    attrs(name)
+        .next()
+        .and_then(|a| a.as_str().ok())
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -81,6 +84,9 @@ mod tests {
                 san_uris: vec!["spiffe://us.example/ns/billing".into()],
             }
         );
-        assert_eq!(client_identity(&CertificateDer::from(vec![0x30, 0x03, 0x01])), None);
+        assert_eq!(
+            client_identity(&CertificateDer::from(vec![0x30, 0x03, 0x01])),
+            None
+        );
     }
 }

@@ -43,8 +43,11 @@ pub fn provider() -> Arc<CryptoProvider> {
 }
 
 /// The protocol versions for a configured minimum.
-fn versions(min: jurisgate_config::TlsVersion) -> &'static [&'static rustls::SupportedProtocolVersion] {
-    static BOTH: [&rustls::SupportedProtocolVersion; 2] = [&rustls::version::TLS13, &rustls::version::TLS12];
+fn versions(
+    min: jurisgate_config::TlsVersion,
+) -> &'static [&'static rustls::SupportedProtocolVersion] {
+    static BOTH: [&rustls::SupportedProtocolVersion; 2] =
+        [&rustls::version::TLS13, &rustls::version::TLS12];
     static ONLY_13: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
     match min {
         jurisgate_config::TlsVersion::Tls12 => &BOTH,

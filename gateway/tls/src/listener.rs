@@ -48,7 +48,11 @@ impl ListenerTls {
     pub fn load(settings: &ServerTls) -> Result<Self, TlsError> {
         let seen = fingerprint(settings);
         let config = build(settings)?;
-        Ok(Self { settings: settings.clone(), current: ArcSwap::from(config), seen: Mutex::new(seen) })
+        Ok(Self {
+            settings: settings.clone(),
+            current: ArcSwap::from(config),
+            seen: Mutex::new(seen),
+        })
     }
 
     /// An acceptor with the current config, for one new connection.
@@ -74,13 +78,19 @@ impl ListenerTls {
         match build(&self.settings) {
             Ok(config) => {
                 self.current.store(config);
-                *self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = seen;
+                *self
+                    .seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = seen;
                 tracing::info!(cert = %self.settings.cert.display(), "TLS certificates reloaded");
                 Ok(())
             }
             Err(e) => {
                 // Remember the bad state too, so the watcher reports it once, not every poll.
-                *self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = seen;
+                *self
+                    .seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = seen;
                 tracing::error!(error = %e, "new TLS certificates refused; the previous ones stay in use");
                 Err(e)
             }
@@ -101,7 +111,11 @@ impl ListenerTls {
                 () = &mut stop => return,
             }
             let now = fingerprint(&self.settings);
-            let changed = *self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) != now;
+            let changed = *self
+                .seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                != now;
             if changed {
                 let _ = self.reload();
             }
@@ -119,26 +133,55 @@ fn fingerprint(settings: &ServerTls) -> Vec<Fingerprint> {
     paths
         .into_iter()
         .map(|p| {
-            let meta = std::fs::metadata(&p).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
+            let meta = std::fs::metadata(&p)
+                .ok()
+                .and_then(|m| Some((m.len(), m.modified().ok()?)));
             (p, meta)
         })
         .collect()
 }
 
-fn certified_key(cert: &std::path::Path, key: &std::path::Path, cert_key: &str, key_key: &str) -> Result<Arc<CertifiedKey>, TlsError> {
+fn certified_key(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    cert_key: &str,
+    key_key: &str,
+) -> Result<Arc<CertifiedKey>, TlsError> {
     let chain = pem::certs(cert, cert_key)?;
     let private = pem::private_key(key, key_key)?;
-    let certified = CertifiedKey::from_der(chain, private, &provider()).map_err(|e| {
-        TlsError::file(key_key, key, format!("does not fit {} ({e})", cert.display()))
-    })?;
-    Ok(Arc::new(certified))
+    let signing = provider()
+        .key_provider
+        .load_private_key(private)
+        .map_err(|e| TlsError::file(key_key, key, format!("not a usable private key ({e})")))?;
+    let certified = CertifiedKey::new(chain, signing);
+    match certified.keys_match() {
+        // Some key types cannot say; the handshake would still fail on a mismatch.
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
+            Ok(Arc::new(certified))
+        }
+        Err(e) => Err(TlsError::file(
+            key_key,
+            key,
+            format!("does not match the certificate in {} ({e})", cert.display()),
+        )),
+    }
 }
 
 fn build(settings: &ServerTls) -> Result<Arc<ServerConfig>, TlsError> {
-    let default = certified_key(&settings.cert, &settings.key, "server.tls.cert", "server.tls.key")?;
+    let default = certified_key(
+        &settings.cert,
+        &settings.key,
+        "server.tls.cert",
+        "server.tls.key",
+    )?;
     let mut by_name = HashMap::new();
     for (i, sni) in settings.sni.iter().enumerate() {
-        let key = certified_key(&sni.cert, &sni.key, &format!("server.tls.sni[{i}].cert"), &format!("server.tls.sni[{i}].key"))?;
+        let key = certified_key(
+            &sni.cert,
+            &sni.key,
+            &format!("server.tls.sni[{i}].cert"),
+            &format!("server.tls.sni[{i}].key"),
+        )?;
         by_name.insert(sni.server_name.to_ascii_lowercase(), key);
     }
     let builder = ServerConfig::builder_with_provider(provider())
@@ -156,10 +199,17 @@ fn build(settings: &ServerTls) -> Result<Arc<ServerConfig>, TlsError> {
             let roots = Arc::new(pem::roots(ca, "server.tls.client_ca")?);
             let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider());
             // "optional": no certificate is fine, a certificate that does not verify is not.
-            let verifier = if auth == ClientAuth::Optional { verifier.allow_unauthenticated() } else { verifier };
+            let verifier = if auth == ClientAuth::Optional {
+                verifier.allow_unauthenticated()
+            } else {
+                verifier
+            };
             let verifier = verifier.build().map_err(|e| TlsError::Setting {
                 key: "server.tls.client_ca".into(),
-                why: format!("cannot verify client certificates with {}: {e}", ca.display()),
+                why: format!(
+                    "cannot verify client certificates with {}: {e}",
+                    ca.display()
+                ),
             })?;
             builder.with_client_cert_verifier(verifier)
         }

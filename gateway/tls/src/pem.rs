@@ -21,7 +21,11 @@ pub(crate) fn certs(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TlsError::file(key, path, format!("not valid PEM: {e}")))?;
     if certs.is_empty() {
-        return Err(TlsError::file(key, path, "holds no \"BEGIN CERTIFICATE\" block"));
+        return Err(TlsError::file(
+            key,
+            path,
+            "holds no \"BEGIN CERTIFICATE\" block",
+        ));
     }
     Ok(certs)
 }
@@ -30,9 +34,11 @@ pub(crate) fn certs(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static
 pub(crate) fn private_key(path: &Path, key: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
     let bytes = read(path, key)?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
-        rustls_pki_types::pem::Error::NoItemsFound => {
-            TlsError::file(key, path, "holds no \"BEGIN PRIVATE KEY\" (or EC/RSA PRIVATE KEY) block")
-        }
+        rustls_pki_types::pem::Error::NoItemsFound => TlsError::file(
+            key,
+            path,
+            "holds no \"BEGIN PRIVATE KEY\" (or EC/RSA PRIVATE KEY) block",
+        ),
         e => TlsError::file(key, path, format!("not a valid PEM private key: {e}")),
     })
 }
@@ -41,9 +47,13 @@ pub(crate) fn private_key(path: &Path, key: &str) -> Result<PrivateKeyDer<'stati
 pub(crate) fn roots(path: &Path, key: &str) -> Result<RootCertStore, TlsError> {
     let mut store = RootCertStore::empty();
     for (i, cert) in certs(path, key)?.into_iter().enumerate() {
-        store
-            .add(cert)
-            .map_err(|e| TlsError::file(key, path, format!("certificate #{} is not a usable trust anchor: {e}", i + 1)))?;
+        store.add(cert).map_err(|e| {
+            TlsError::file(
+                key,
+                path,
+                format!("certificate #{} is not a usable trust anchor: {e}", i + 1),
+            )
+        })?;
     }
     Ok(store)
 }
@@ -58,13 +68,33 @@ mod tests {
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "nothing here\n").unwrap();
         let e = certs(&empty, "server.tls.cert").unwrap_err().to_string();
-        assert!(e.starts_with("server.tls.cert: ") && e.contains("empty.pem") && e.contains("no \"BEGIN CERTIFICATE\""), "{e}");
-        let e = private_key(&empty, "server.tls.key").unwrap_err().to_string();
-        assert!(e.contains("server.tls.key") && e.contains("no \"BEGIN PRIVATE KEY\""), "{e}");
-        let e = certs(&dir.path().join("missing.pem"), "pool[0].tls.ca").unwrap_err().to_string();
-        assert!(e.contains("pool[0].tls.ca") && e.contains("missing.pem") && e.contains("cannot read"), "{e}");
+        assert!(
+            e.starts_with("server.tls.cert: ")
+                && e.contains("empty.pem")
+                && e.contains("no \"BEGIN CERTIFICATE\""),
+            "{e}"
+        );
+        let e = private_key(&empty, "server.tls.key")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("server.tls.key") && e.contains("no \"BEGIN PRIVATE KEY\""),
+            "{e}"
+        );
+        let e = certs(&dir.path().join("missing.pem"), "pool[0].tls.ca")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("pool[0].tls.ca") && e.contains("missing.pem") && e.contains("cannot read"),
+            "{e}"
+        );
         let torn = dir.path().join("torn.pem");
         std::fs::write(&torn, "-----BEGIN CERTIFICATE-----\nAAAA\n").unwrap();
-        assert!(certs(&torn, "k").unwrap_err().to_string().contains("not valid PEM"));
+        assert!(
+            certs(&torn, "k")
+                .unwrap_err()
+                .to_string()
+                .contains("not valid PEM")
+        );
     }
 }

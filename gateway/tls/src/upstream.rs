@@ -41,22 +41,38 @@ impl UpstreamTls {
                 let private_key = pem::private_key(private, &key("client_key"))?;
                 builder
                     .with_client_auth_cert(chain, private_key)
-                    .map_err(|e| TlsError::file(&key("client_key"), private, format!("does not fit {} ({e})", cert.display())))?
+                    .map_err(|e| {
+                        TlsError::file(
+                            &key("client_key"),
+                            private,
+                            format!("does not fit {} ({e})", cert.display()),
+                        )
+                    })?
             }
             (None, None) => builder.with_no_client_auth(),
             _ => {
-                return Err(TlsError::Setting { key: key("client_cert"), why: "client_cert and client_key go together".into() });
+                return Err(TlsError::Setting {
+                    key: key("client_cert"),
+                    why: "client_cert and client_key go together".into(),
+                });
             }
         };
         // The forwarder speaks HTTP/1.1 to upstreams.
         config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
         let server_name = match &tls.server_name {
-            Some(name) => Some(ServerName::try_from(name.clone()).map_err(|e| TlsError::Setting {
-                key: key("server_name"),
-                why: format!("`{name}` is not a DNS name or IP address ({e})"),
-            })?),
+            Some(name) => {
+                Some(
+                    ServerName::try_from(name.clone()).map_err(|e| TlsError::Setting {
+                        key: key("server_name"),
+                        why: format!("`{name}` is not a DNS name or IP address ({e})"),
+                    })?,
+                )
+            }
             None => None,
         };
-        Ok(Self { config: Arc::new(config), server_name })
+        Ok(Self {
+            config: Arc::new(config),
+            server_name,
+        })
     }
 }

@@ -9,7 +9,7 @@
 //! verification's job, not this pass's.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use jurisgate_audit::{DecisionEvent, Event, Record, read_records};
 use time::OffsetDateTime;
@@ -194,11 +194,11 @@ impl Aggregator {
         agg
     }
 
-    fn read_log(&mut self, log: u16, dir: &PathBuf) {
+    fn read_log(&mut self, log: u16, dir: &Path) {
         let records = match read_records(dir) {
             Ok(r) => r,
             Err(e) => {
-                self.read_errors.push((dir.clone(), e.to_string()));
+                self.read_errors.push((dir.to_path_buf(), e.to_string()));
                 return;
             }
         };
@@ -207,13 +207,13 @@ impl Aggregator {
             let record = match record {
                 Ok(r) => r,
                 Err(e) => {
-                    self.read_errors.push((dir.clone(), e.to_string()));
+                    self.read_errors.push((dir.to_path_buf(), e.to_string()));
                     return;
                 }
             };
             let Some(t) = record.time() else {
                 self.read_errors.push((
-                    dir.clone(),
+                    dir.to_path_buf(),
                     format!(
                         "seq {}: timestamp {:?} is not RFC 3339",
                         record.seq, record.ts
@@ -391,13 +391,13 @@ impl Aggregator {
             keys.push(Key::Anomaly("unverified"));
             tags.push("unverified");
         }
-        if o == Outcome::Forwarded {
-            if let Some((from, to)) = facts::failover(d) {
-                let key = (route, dims.region.id(&from), dims.region.id(&to));
-                *self.anomalies.failovers.entry(key).or_default() += 1;
-                keys.push(Key::Anomaly("failover"));
-                tags.push("failover");
-            }
+        if o == Outcome::Forwarded
+            && let Some((from, to)) = facts::failover(d)
+        {
+            let key = (route, dims.region.id(&from), dims.region.id(&to));
+            *self.anomalies.failovers.entry(key).or_default() += 1;
+            keys.push(Key::Anomaly("failover"));
+            tags.push("failover");
         }
         if d.decision.reason == "policy_error" {
             self.anomalies.policy_errors += 1;

@@ -56,7 +56,12 @@ pub async fn fetch(target: &Target, into: Option<&Path>) -> Result<Fetched, Ship
     let mut objects = 0;
     for meta in listed {
         let parts: Vec<String> = meta.location.prefix_match(prefix).map_or_else(
-            || meta.location.parts().map(|p| p.as_ref().to_string()).collect(),
+            || {
+                meta.location
+                    .parts()
+                    .map(|p| p.as_ref().to_string())
+                    .collect()
+            },
             |rest| rest.map(|p| p.as_ref().to_string()).collect(),
         );
         if parts.is_empty()
@@ -66,7 +71,10 @@ pub async fn fetch(target: &Target, into: Option<&Path>) -> Result<Fetched, Ship
         {
             return Err(ShipError::Target {
                 url: target.url().to_string(),
-                what: format!("object key {:?} cannot be a local file name", meta.location.as_ref()),
+                what: format!(
+                    "object key {:?} cannot be a local file name",
+                    meta.location.as_ref()
+                ),
             });
         }
         let rel: PathBuf = parts.iter().collect();
@@ -88,10 +96,11 @@ pub async fn fetch(target: &Target, into: Option<&Path>) -> Result<Fetched, Ship
             .map_err(|e| ShipError::local(&dest, e))?;
         objects += 1;
         let file = parts.last().map_or("", String::as_str);
-        if file.starts_with("segment-") && file.ends_with(".jsonl") {
-            if let Some(parent) = dest.parent() {
-                logs.insert(parent.to_path_buf());
-            }
+        if file.starts_with("segment-")
+            && file.ends_with(".jsonl")
+            && let Some(parent) = dest.parent()
+        {
+            logs.insert(parent.to_path_buf());
         }
     }
     Ok(Fetched {

@@ -84,12 +84,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("segment-000002.jsonl");
         let startup = r#"{"v":1,"seq":5,"ts":"2026-01-01T00:00:00Z","kind":"startup","version":"0.1.0","recovered_records":5,"quarantined":"quarantine/segment-000001.jsonl.at-10.torn"}"#;
-        let shutdown = r#"{"v":1,"seq":6,"ts":"2026-01-01T00:00:01Z","kind":"shutdown","reason":"SIGTERM"}"#;
+        let shutdown =
+            r#"{"v":1,"seq":6,"ts":"2026-01-01T00:00:01Z","kind":"shutdown","reason":"SIGTERM"}"#;
         std::fs::write(&path, format!("{startup}\n{shutdown}\n")).unwrap();
         let info = read_segment(&path).unwrap();
         assert_eq!(info.end_seq, Some(7));
         assert!(info.complete && info.ends_with_shutdown);
-        assert_eq!(info.quarantined, ["quarantine/segment-000001.jsonl.at-10.torn"]);
+        assert_eq!(
+            info.quarantined,
+            ["quarantine/segment-000001.jsonl.at-10.torn"]
+        );
 
         std::fs::write(&path, format!("{startup}\n{{\"v\":1")).unwrap();
         let torn = read_segment(&path).unwrap();

@@ -56,7 +56,9 @@ impl Manifest {
         let file = match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| ShipError::Manifest {
                 path: path.clone(),
-                what: format!("not a shipping manifest: {e} (move it aside to rebuild it from the bucket)"),
+                what: format!(
+                    "not a shipping manifest: {e} (move it aside to rebuild it from the bucket)"
+                ),
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => File {
                 version: 1,
@@ -117,7 +119,9 @@ impl Manifest {
         f.sync_all().map_err(fail)?;
         fs::rename(&tmp, &self.path).map_err(fail)?;
         if let Some(dir) = self.path.parent() {
-            fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail)?;
+            fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(fail)?;
         }
         Ok(())
     }
@@ -148,7 +152,12 @@ mod tests {
     fn a_damaged_manifest_is_named() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(MANIFEST_NAME), "{not json").unwrap();
-        let err = Manifest::load(dir.path(), "s3://a").unwrap_err().to_string();
-        assert!(err.contains(MANIFEST_NAME) && err.contains("move it aside"), "{err}");
+        let err = Manifest::load(dir.path(), "s3://a")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(MANIFEST_NAME) && err.contains("move it aside"),
+            "{err}"
+        );
     }
 }

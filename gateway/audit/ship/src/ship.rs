@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use jurisgate_audit::layout::{list_checkpoints, list_segments, segment_name, CHECKPOINT_DIR};
+use jurisgate_audit::layout::{CHECKPOINT_DIR, list_checkpoints, list_segments, segment_name};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
 
@@ -88,7 +88,11 @@ impl Shipper {
                 }
                 Err(e) => {
                     tracing::error!(target = %self.target.url(), error = %e, "audit shipping failed; will retry");
-                    if wait >= every { Duration::from_secs(1) } else { (wait * 2).min(every) }
+                    if wait >= every {
+                        Duration::from_secs(1)
+                    } else {
+                        (wait * 2).min(every)
+                    }
                 }
             };
         }
@@ -104,8 +108,10 @@ impl Shipper {
         let url = self.target.url().to_string();
         let (mut manifest, segments, notes) = blocking(move || {
             let manifest = Manifest::load(&dir, &url)?;
-            let segments = list_segments(&dir).map_err(|e| ShipError::local(&dir, std::io::Error::other(e)))?;
-            let notes = list_checkpoints(&dir).map_err(|e| ShipError::local(&dir, std::io::Error::other(e)))?;
+            let segments = list_segments(&dir)
+                .map_err(|e| ShipError::local(&dir, std::io::Error::other(e)))?;
+            let notes = list_checkpoints(&dir)
+                .map_err(|e| ShipError::local(&dir, std::io::Error::other(e)))?;
             Ok((manifest, segments, notes))
         })
         .await?;
@@ -136,15 +142,26 @@ impl Shipper {
                 break;
             }
             for q in &info.quarantined {
-                self.ship_file(&*writer, &mut manifest, &origin, q, None, &mut report).await?;
+                self.ship_file(&*writer, &mut manifest, &origin, q, None, &mut report)
+                    .await?;
             }
             let bytes = Bytes::from(info.bytes);
-            self.put_confirmed(&*writer, &mut manifest, &origin, &name, bytes, Some(seg_end), &mut report)
-                .await?;
+            self.put_confirmed(
+                &*writer,
+                &mut manifest,
+                &origin,
+                &name,
+                bytes,
+                Some(seg_end),
+                &mut report,
+            )
+            .await?;
             end = seg_end;
-            self.ship_notes(&*writer, &mut manifest, &origin, &notes, end, &mut report).await?;
+            self.ship_notes(&*writer, &mut manifest, &origin, &notes, end, &mut report)
+                .await?;
         }
-        self.ship_notes(&*writer, &mut manifest, &origin, &notes, end, &mut report).await?;
+        self.ship_notes(&*writer, &mut manifest, &origin, &notes, end, &mut report)
+            .await?;
         report.already = manifest.len() - report.uploaded.len();
         Ok(report)
     }
@@ -161,7 +178,8 @@ impl Shipper {
     ) -> Result<(), ShipError> {
         for (size, path) in notes.iter().filter(|(s, _)| *s <= end) {
             let name = note_name(path, *size);
-            self.ship_file(writer, manifest, origin, &name, None, report).await?;
+            self.ship_file(writer, manifest, origin, &name, None, report)
+                .await?;
         }
         Ok(())
     }
@@ -180,9 +198,19 @@ impl Shipper {
             return Ok(());
         }
         let path = self.dir.join(name);
-        let bytes = tokio::fs::read(&path).await.map_err(|e| ShipError::local(&path, e))?;
-        self.put_confirmed(writer, manifest, origin, name, Bytes::from(bytes), end_seq, report)
+        let bytes = tokio::fs::read(&path)
             .await
+            .map_err(|e| ShipError::local(&path, e))?;
+        self.put_confirmed(
+            writer,
+            manifest,
+            origin,
+            name,
+            Bytes::from(bytes),
+            end_seq,
+            report,
+        )
+        .await
     }
 
     /// Uploads `bytes` as `name` unless the bucket already holds exactly
@@ -222,9 +250,14 @@ impl Shipper {
             }
             None => {}
         }
-        with_backoff(&key, || writer.put(&key, PutPayload::from_bytes(bytes.clone()))).await?;
+        with_backoff(&key, || {
+            writer.put(&key, PutPayload::from_bytes(bytes.clone()))
+        })
+        .await?;
         if self.remote_digest(&key).await? != Some((size, sha256.clone())) {
-            return Err(ShipError::NotConfirmed { key: key.to_string() });
+            return Err(ShipError::NotConfirmed {
+                key: key.to_string(),
+            });
         }
         manifest.confirm(name, record(&key))?;
         report.uploaded.push(name.to_string());
@@ -247,10 +280,10 @@ impl Shipper {
 }
 
 fn note_name(path: &Path, size: u64) -> String {
-    let file = path
-        .file_name()
-        .and_then(|f| f.to_str())
-        .map_or_else(|| jurisgate_audit::layout::checkpoint_name(size), str::to_string);
+    let file = path.file_name().and_then(|f| f.to_str()).map_or_else(
+        || jurisgate_audit::layout::checkpoint_name(size),
+        str::to_string,
+    );
     format!("{CHECKPOINT_DIR}/{file}")
 }
 

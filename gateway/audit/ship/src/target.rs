@@ -123,7 +123,7 @@ impl Target {
         } else if let Some(path) = opts.url.strip_prefix("file://") {
             if !path.starts_with('/') {
                 return Err(bad(
-                    "a file URL needs an absolute path: file:///folder".into(),
+                    "a file URL needs an absolute path: file:///folder".into()
                 ));
             }
             if opts.retention.is_some() {
@@ -140,9 +140,7 @@ impl Target {
                 prefix: ObjectPath::default(),
             })
         } else {
-            Err(bad(
-                "expected s3://bucket/prefix or file:///folder".into(),
-            ))
+            Err(bad("expected s3://bucket/prefix or file:///folder".into()))
         }
     }
 
@@ -162,12 +160,11 @@ impl Target {
     /// retain-until date counted from now.
     pub(crate) fn writer(&self) -> Result<Arc<dyn ObjectStore>, ShipError> {
         match (&self.kind, self.opts.retention) {
-            (Kind::S3 { bucket }, Some(retention)) => {
-                s3_store(&self.opts, bucket, Some(retention)).map_err(|e| ShipError::Target {
+            (Kind::S3 { bucket }, Some(retention)) => s3_store(&self.opts, bucket, Some(retention))
+                .map_err(|e| ShipError::Target {
                     url: self.opts.url.clone(),
                     what: e.to_string(),
-                })
-            }
+                }),
             _ => Ok(Arc::clone(&self.reader)),
         }
     }
@@ -175,7 +172,11 @@ impl Target {
     /// Where the object `name` (relative to an audit folder, `/`-separated)
     /// of the log `origin` lives.
     pub(crate) fn key(&self, origin: &str, name: &str) -> Result<ObjectPath, ShipError> {
-        let mut parts: Vec<String> = self.prefix.parts().map(|p| p.as_ref().to_string()).collect();
+        let mut parts: Vec<String> = self
+            .prefix
+            .parts()
+            .map(|p| p.as_ref().to_string())
+            .collect();
         parts.extend(origin_folder(origin));
         parts.extend(name.split('/').map(str::to_string));
         let joined = parts.join("/");
@@ -311,7 +312,9 @@ mod tests {
             ("file://relative", "absolute path"),
             ("gs://b", "expected s3://"),
         ] {
-            let err = Target::open(TargetOptions::new(url)).unwrap_err().to_string();
+            let err = Target::open(TargetOptions::new(url))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(want) && err.contains(url), "{url}: {err}");
         }
         let dir = tempfile::tempdir().unwrap();
@@ -327,7 +330,12 @@ mod tests {
     #[test]
     fn keys_put_each_origin_under_the_prefix() {
         let t = Target::open(TargetOptions::new("s3://bucket/audit/us")).unwrap();
-        let key = t.key("jurisgate.example/replica-2", "checkpoints/000000000007.ckpt").unwrap();
+        let key = t
+            .key(
+                "jurisgate.example/replica-2",
+                "checkpoints/000000000007.ckpt",
+            )
+            .unwrap();
         assert_eq!(
             key.as_ref(),
             "audit/us/jurisgate.example/replica-2/checkpoints/000000000007.ckpt"

@@ -40,18 +40,33 @@ fn setup() -> Setup {
     let (skey, vkey) = jurisgate_audit::keygen("jurisgate.test");
     std::fs::write(&key, skey).unwrap();
     let bucket = tmp.path().join("bucket");
-    Setup { dir, key, vkey, bucket, _tmp: tmp }
+    Setup {
+        dir,
+        key,
+        vkey,
+        bucket,
+        _tmp: tmp,
+    }
 }
 
 fn target(s: &Setup) -> Target {
-    Target::open(TargetOptions::new(&format!("file://{}", s.bucket.display()))).unwrap()
+    Target::open(TargetOptions::new(&format!(
+        "file://{}",
+        s.bucket.display()
+    )))
+    .unwrap()
 }
 
 async fn verify_remote(s: &Setup) -> jurisgate_audit::Summary {
     let fetched = fetch(&target(s), None).await.unwrap();
     assert_eq!(fetched.logs.len(), 1, "{:?}", fetched.logs);
-    assert!(fetched.logs[0].ends_with("jurisgate.test/us-east/replica-1"), "{:?}", fetched.logs);
-    jurisgate_audit::verify(&fetched.logs[0], &s.vkey).unwrap_or_else(|e| panic!("remote copy does not verify: {e}"))
+    assert!(
+        fetched.logs[0].ends_with("jurisgate.test/us-east/replica-1"),
+        "{:?}",
+        fetched.logs
+    );
+    jurisgate_audit::verify(&fetched.logs[0], &s.vkey)
+        .unwrap_or_else(|e| panic!("remote copy does not verify: {e}"))
 }
 
 #[tokio::test]
@@ -66,13 +81,23 @@ async fn sealed_segments_ship_verify_and_resume() {
     // While the writer runs, its current segment stays local.
     let first = shipper.ship_once().await.unwrap();
     let segments = jurisgate_audit::layout::list_segments(&s.dir).unwrap();
-    assert!(segments.len() >= 3, "expected rotations, got {} segments", segments.len());
+    assert!(
+        segments.len() >= 3,
+        "expected rotations, got {} segments",
+        segments.len()
+    );
     let last = jurisgate_audit::layout::segment_name(segments.last().unwrap().0);
     assert_eq!(first.open_segment.as_deref(), Some(last.as_str()));
-    assert!(!first.uploaded.iter().any(|f| *f == last), "{:?}", first.uploaded);
-    assert_eq!(first.origin.as_deref(), Some("jurisgate.test/us-east/replica-1"));
+    assert!(!first.uploaded.contains(&last), "{:?}", first.uploaded);
+    assert_eq!(
+        first.origin.as_deref(),
+        Some("jurisgate.test/us-east/replica-1")
+    );
     let partial = verify_remote(&s).await;
-    assert!(partial.records > 0 && partial.records < log.status().next_seq, "{partial}");
+    assert!(
+        partial.records > 0 && partial.records < log.status().next_seq,
+        "{partial}"
+    );
 
     // A clean close seals the last segment; the next pass completes the copy.
     log.close("test").await.unwrap();
@@ -101,8 +126,18 @@ async fn sealed_segments_ship_verify_and_resume() {
     log.append(event(99)).await.unwrap();
     log.close("test").await.unwrap();
     let after_restart = shipper.ship_once().await.unwrap();
-    assert!(after_restart.uploaded.iter().any(|f| f.starts_with("segment-")), "{:?}", after_restart.uploaded);
-    assert_eq!(verify_remote(&s).await.records, jurisgate_audit::verify(&s.dir, &s.vkey).unwrap().records);
+    assert!(
+        after_restart
+            .uploaded
+            .iter()
+            .any(|f| f.starts_with("segment-")),
+        "{:?}",
+        after_restart.uploaded
+    );
+    assert_eq!(
+        verify_remote(&s).await.records,
+        jurisgate_audit::verify(&s.dir, &s.vkey).unwrap().records
+    );
 }
 
 #[tokio::test]
@@ -115,7 +150,9 @@ async fn a_different_remote_object_is_never_overwritten() {
     shipper.ship_once().await.unwrap();
 
     // Someone else's segment under this origin's key, and no manifest.
-    let remote = s.bucket.join("jurisgate.test/us-east/replica-1/segment-000001.jsonl");
+    let remote = s
+        .bucket
+        .join("jurisgate.test/us-east/replica-1/segment-000001.jsonl");
     let before = std::fs::read(&remote).unwrap();
     std::fs::write(&remote, b"{\"not\":\"ours\"}\n").unwrap();
     std::fs::remove_file(s.dir.join(MANIFEST_NAME)).unwrap();

@@ -233,7 +233,10 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             let mut all = dirs;
             if let Some(f) = &fetched {
                 if f.logs.is_empty() {
-                    bail!("{}: no audit segments in the bucket", from_bucket.unwrap_or_default());
+                    bail!(
+                        "{}: no audit segments in the bucket",
+                        from_bucket.unwrap_or_default()
+                    );
                 }
                 all.extend(f.logs.iter().cloned());
             }
@@ -394,7 +397,11 @@ fn verify_cmd(dirs: &[PathBuf], keys: &[String], json: bool) -> anyhow::Result<E
             }
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Runs a future on a small runtime: the bucket clients are async, the

@@ -36,9 +36,27 @@ pub(crate) struct DevArgs {
 
 /// A demo requester's client certificate: file stem, CN, O, C, SPIFFE id.
 const CLIENTS: [(&str, &str, &str, &str, &str); 3] = [
-    ("client-us-service", "us-billing", "usds", "US", "spiffe://jurisgate.test/us/billing"),
-    ("client-eu-service", "eu-analytics", "clover", "DE", "spiffe://jurisgate.test/eu/analytics"),
-    ("client-engineer-sg", "eng-sg", "jurisgate-eng", "SG", "spiffe://jurisgate.test/staff/eng-sg"),
+    (
+        "client-us-service",
+        "us-billing",
+        "usds",
+        "US",
+        "spiffe://jurisgate.test/us/billing",
+    ),
+    (
+        "client-eu-service",
+        "eu-analytics",
+        "clover",
+        "DE",
+        "spiffe://jurisgate.test/eu/analytics",
+    ),
+    (
+        "client-engineer-sg",
+        "eng-sg",
+        "jurisgate-eng",
+        "SG",
+        "spiffe://jurisgate.test/staff/eng-sg",
+    ),
 ];
 
 /// The demo identity provider's key id in the JWKS.
@@ -54,12 +72,17 @@ fn dev(args: &DevArgs) -> anyhow::Result<ExitCode> {
     let out = &args.out;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     if out.join("ca.pem").exists() && !args.force {
-        bail!("{} already holds dev certificates; pass --force to replace them", out.display());
+        bail!(
+            "{} already holds dev certificates; pass --force to replace them",
+            out.display()
+        );
     }
     let ca = DevCa::generate("jurisgate dev CA").context("generating the CA")?;
     write_public(&out.join("ca.pem"), ca.cert_pem())?;
 
-    let server = ca.issue(&LeafSpec::server(&["localhost", "127.0.0.1", "::1"])).context("issuing the server certificate")?;
+    let server = ca
+        .issue(&LeafSpec::server(&["localhost", "127.0.0.1", "::1"]))
+        .context("issuing the server certificate")?;
     write_public(&out.join("server.pem"), &server.cert_pem)?;
     write_private(&out.join("server-key.pem"), server.key_pem.as_bytes())?;
 
@@ -72,25 +95,40 @@ fn dev(args: &DevArgs) -> anyhow::Result<ExitCode> {
         };
         let cert = ca.issue(&spec).with_context(|| format!("issuing {stem}"))?;
         write_public(&out.join(format!("{stem}.pem")), &cert.cert_pem)?;
-        write_private(&out.join(format!("{stem}-key.pem")), cert.key_pem.as_bytes())?;
+        write_private(
+            &out.join(format!("{stem}-key.pem")),
+            cert.key_pem.as_bytes(),
+        )?;
     }
 
     let idp = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-    let pem = idp.to_pkcs8_pem(Default::default()).context("encoding the IdP key")?;
+    let pem = idp
+        .to_pkcs8_pem(Default::default())
+        .context("encoding the IdP key")?;
     write_private(&out.join("idp-signing-key.pem"), pem.as_bytes())?;
     let x = URL_SAFE_NO_PAD.encode(idp.verifying_key().as_bytes());
     let jwks = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": IDP_KID, "x": x}]});
     write_public(&out.join("idp-jwks.json"), &format!("{jwks}\n"))?;
 
-    println!("wrote development certificates to {} (for local use only; never commit them)", out.display());
-    println!("  ca.pem                          the CA: trust it in clients, and as server.tls.client_ca");
+    println!(
+        "wrote development certificates to {} (for local use only; never commit them)",
+        out.display()
+    );
+    println!(
+        "  ca.pem                          the CA: trust it in clients, and as server.tls.client_ca"
+    );
     println!("  server.pem, server-key.pem      localhost, 127.0.0.1, ::1");
     for (stem, cn, org, country, spiffe) in CLIENTS {
         println!("  {stem}.pem (+ -key.pem)  CN={cn} O={org} C={country} URI={spiffe}");
     }
-    println!("  idp-jwks.json, idp-signing-key.pem  a demo identity provider (EdDSA, kid {IDP_KID})");
+    println!(
+        "  idp-jwks.json, idp-signing-key.pem  a demo identity provider (EdDSA, kid {IDP_KID})"
+    );
     println!();
-    println!("[server.tls]\ncert = \"{0}/server.pem\"\nkey = \"{0}/server-key.pem\"\nclient_ca = \"{0}/ca.pem\"\nclient_auth = \"optional\"", out.display());
+    println!(
+        "[server.tls]\ncert = \"{0}/server.pem\"\nkey = \"{0}/server-key.pem\"\nclient_ca = \"{0}/ca.pem\"\nclient_auth = \"optional\"",
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -109,6 +147,8 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600)).with_context(|| format!("restricting {}", path.display()))?;
-    f.write_all(contents).with_context(|| format!("writing {}", path.display()))
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("restricting {}", path.display()))?;
+    f.write_all(contents)
+        .with_context(|| format!("writing {}", path.display()))
 }

@@ -570,7 +570,7 @@ pub(super) fn anomalies(agg: &Aggregator, opts: &ReportOptions, span: &Span) -> 
         s.push_str(r#"<p class="muted">None.</p>"#);
     } else {
         let mut biggest: Vec<&Burst> = bursts.iter().collect();
-        biggest.sort_by(|x, y| y.count.cmp(&x.count));
+        biggest.sort_by_key(|b| std::cmp::Reverse(b.count));
         biggest.truncate(TABLE_ROWS);
         biggest.sort_by_key(|b| b.from);
         s.push_str(r#"<table><tr><th>from (UTC)</th><th>to</th><th class="r">refusals</th><th class="r">peak per minute</th></tr>"#);
@@ -656,7 +656,7 @@ pub(super) fn anomalies(agg: &Aggregator, opts: &ReportOptions, span: &Span) -> 
         s.push_str(r#"<p class="muted">None.</p>"#);
     } else {
         let mut gaps: Vec<_> = a.gaps.iter().collect();
-        gaps.sort_by(|x, y| y.seconds.cmp(&x.seconds));
+        gaps.sort_by_key(|g| std::cmp::Reverse(g.seconds));
         gaps.truncate(TABLE_ROWS);
         gaps.sort_by(|x, y| (x.log, &x.from).cmp(&(y.log, &y.from)));
         s.push_str(r#"<table><tr><th class="r">log</th><th>last record before (UTC)</th><th>next record</th><th class="r">silence</th><th>records either side</th></tr>"#);

@@ -1,0 +1,3 @@
+//! Fuzz target: see `jurisgate_fuzz::bearer_jwt`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| jurisgate_fuzz::bearer_jwt(data));

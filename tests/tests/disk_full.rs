@@ -1,0 +1,131 @@
+//! The audit disk full, then read-only, under the real gateway: the audit
+//! folder lives on a small tmpfs mounted for the test (tests run as root,
+//! so permission bits would not stop a write; a full or read-only file
+//! system does). While the log cannot be written, requests get 503
+//! `audit_unavailable`, `/readyz` says so and nothing is forwarded; when
+//! space (or write access) returns the gateway recovers without a restart,
+//! and the log verifies afterwards.
+//!
+//! When the sandbox does not allow `mount` the test says so and returns.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use jurisgate_e2e::{Harness, Who};
+use serde_json::json;
+
+/// A tmpfs mounted for one test; unmounted on drop.
+struct Tmpfs {
+    dir: PathBuf,
+    _parent: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Self> {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let dir = parent.path().join("mnt");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&dir).status().is_ok_and(|s| s.success());
+        ok.then_some(Self { dir, _parent: parent })
+    }
+
+    fn remount(&self, mode: &str) {
+        let ok = Command::new("mount").args(["-o", &format!("remount,{mode}")]).arg(&self.dir).status().is_ok_and(|s| s.success());
+        assert!(ok, "remount {mode} failed");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+/// Fills the file system holding `dir` with one file; returns its path.
+fn fill(dir: &Path) -> PathBuf {
+    use std::io::Write as _;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).expect("filler");
+    let block = vec![0u8; 64 * 1024];
+    while f.write_all(&block).is_ok() {}
+    // The last partial block may have been written in part; fill byte-wise.
+    while f.write_all(&[0]).is_ok() {}
+    path
+}
+
+async fn send(h: &Harness, n: u32) -> jurisgate_e2e::Reply {
+    h.send(Who::user("alice", "US"), Method::POST, &format!("/v1/messages/full-{n}"), Some(json!({"n": n}))).await
+}
+
+/// Sends until a request is accepted (polling, with a deadline); returns how many 503s came first.
+async fn until_recovered(h: &Harness, from: u32) -> u32 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut n = from;
+    loop {
+        let r = send(h, n).await;
+        if r.status == StatusCode::CREATED {
+            return n - from;
+        }
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.json);
+        assert!(tokio::time::Instant::now() < deadline, "the gateway did not recover once the disk did");
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn total_received(h: &Harness) -> usize {
+    h.stores.iter().map(|s| s.received().len()).sum()
+}
+
+/// Sends `n` requests while the log cannot be written: every one is a 503
+/// `audit_unavailable` and none reaches a store.
+async fn refused_while_broken(h: &Harness, n: u32, what: &str) -> u32 {
+    let before = total_received(h);
+    for i in 0..n {
+        let r = send(h, 1000 + i).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{what}: {:?}", r.json);
+        assert_eq!(r.json["reason"], "audit_unavailable", "{what}");
+    }
+    assert_eq!(total_received(h), before, "{what}: forwarded without a durable record");
+    let (ready, body) = h.admin_get("/readyz").await;
+    assert_eq!(ready, StatusCode::SERVICE_UNAVAILABLE, "{what}: /readyz says {body}");
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_disk_full_or_read_only_fails_closed_and_recovers() {
+    let Some(fs) = Tmpfs::mount("4m") else {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root and must be able to mount a tmpfs");
+        println!("disk_full: mount is not permitted here; test not run");
+        return;
+    };
+    let audit = fs.dir.join("audit");
+    let audit_text = audit.display().to_string();
+    let mut h = Harness::start_with(|c| *c = c.replacen("dir = \"audit\"", &format!("dir = \"{audit_text}\""), 1)).await;
+    assert_eq!(send(&h, 0).await.status, StatusCode::CREATED);
+
+    // Full.
+    let filler = fill(&fs.dir);
+    let refused_full = refused_while_broken(&h, 20, "disk full").await;
+    std::fs::remove_file(&filler).expect("freeing space");
+    let extra_full = until_recovered(&h, 2000).await;
+    let (ready, _) = h.admin_get("/readyz").await;
+    assert_eq!(ready, StatusCode::OK, "/readyz did not recover");
+
+    // Read-only.
+    fs.remount("ro");
+    let refused_ro = refused_while_broken(&h, 20, "read-only").await;
+    fs.remount("rw");
+    let extra_ro = until_recovered(&h, 3000).await;
+
+    assert_eq!(h.stop(), 0);
+    let status = jurisgate_audit::verify(&audit, &h.files.vkey);
+    assert!(status.is_ok(), "the log does not verify after the faults: {status:?}");
+    println!(
+        "disk_full: disk full -> {} x 503 audit_unavailable, read-only -> {} x 503, 0 forwarded while broken, recovered without restart, log verifies",
+        refused_full + extra_full,
+        refused_ro + extra_ro
+    );
+}
