@@ -70,11 +70,15 @@ async fn sigkill_under_load_loses_no_record() {
         }
         // Recover on the same folder, close cleanly, verify offline.
         h.restart().await;
+        // serve.rs prints its addresses before it installs its SIGTERM
+        // handler (reported); one admin round trip outlasts that gap.
+        let _ = h.admin_get("/healthz").await;
         assert_eq!(h.stop(), 0, "round {round}: the restarted gateway did not stop cleanly");
         let (code, out, err) = run_cli(&["audit", "verify", &dir, "--key", &key]);
         assert_eq!(code, 0, "round {round}: audit verify failed after a SIGKILL at {wait} ms:\n{out}\n{err}");
         h.restart().await;
     }
+    let _ = h.admin_get("/healthz").await;
     assert_eq!(h.stop(), 0);
 
     let records = h.records();

@@ -78,10 +78,10 @@ async fn rude_upstream(how: Rude) -> RudeUpstream {
                                 .await;
                             let _ = s.flush().await;
                             tokio::time::sleep(Duration::from_millis(50)).await;
-                            let _ = s.set_linger(Some(Duration::ZERO));
+                            let _ = s.set_zero_linger();
                         }
                         Rude::ResetBeforeAnswer => {
-                            let _ = s.set_linger(Some(Duration::ZERO));
+                            let _ = s.set_zero_linger();
                         }
                     }
                     return;

@@ -452,9 +452,9 @@ fn decision(rng: &mut Lcg, revision: &str, burst: bool, us_east_down: bool) -> D
         _ => vec![],
     };
     let strict = revision.ends_with("2222");
-    let allow = !approved.is_empty()
-        && !(employee && approval.is_none())
-        && !(strict && public && !verified);
+    let needs_approval = employee && approval.is_none();
+    let strict_denies = strict && public && !verified;
+    let allow = !(approved.is_empty() || needs_approval || strict_denies);
     let pools = if public {
         vec!["ap-southeast", "us-east", "us-west", "eu-west"]
     } else {

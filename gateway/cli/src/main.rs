@@ -29,7 +29,7 @@ enum Command {
     /// Policy authoring: test, eval, check, replay.
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
-    /// The auditor's tools: keygen, verify, query, prove, check-proof.
+    /// The auditor's tools: keygen, verify, query, prove, check-proof, report, ship.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
     /// Certificates for trying TLS and mTLS locally.
