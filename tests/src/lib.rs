@@ -36,8 +36,12 @@ pub fn binary() -> &'static Path {
         if let Some(bin) = std::env::var_os("JURISGATE_E2E_BIN") {
             return PathBuf::from(bin);
         }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
-        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace root")
+            .to_path_buf();
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
         // Build the binary of this same profile, so the tests run the code under test.
         let status = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "-p", "jurisgate", "--bin", "jurisgate"])
@@ -56,7 +60,11 @@ pub fn run_cli(args: &[&str]) -> (i32, String, String) {
 
 /// Like [`run_cli`], with extra environment variables (e.g. S3 credentials).
 pub fn run_cli_env(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(binary()).args(args).envs(envs.iter().copied()).output().expect("running jurisgate");
+    let out = Command::new(binary())
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("running jurisgate");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -134,7 +142,10 @@ impl Harness {
         for region in REGIONS {
             stores.push(RegionalStore::start(region).await.expect("store"));
         }
-        let endpoints: Vec<(String, String)> = stores.iter().map(|s| (s.region().to_string(), s.url())).collect();
+        let endpoints: Vec<(String, String)> = stores
+            .iter()
+            .map(|s| (s.region().to_string(), s.url()))
+            .collect();
         let files = jurisgate_demo::write_demo_files(dir.path(), &endpoints).expect("demo files");
         let mut text = std::fs::read_to_string(&files.config).expect("config");
         edit(dir.path(), &mut text);
@@ -142,7 +153,15 @@ impl Harness {
 
         let (child, addr, admin) = spawn_gateway(&files.config).await;
         let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-        Self { stores, files, addr, admin, child, _dir: dir, client }
+        Self {
+            stores,
+            files,
+            addr,
+            admin,
+            child,
+            _dir: dir,
+            client,
+        }
     }
 
     /// The gateway process id (for `/proc`, `prlimit`, signals).
@@ -186,37 +205,63 @@ impl Harness {
     /// The store of `region`.
     #[must_use]
     pub fn store(&self, region: &str) -> &RegionalStore {
-        self.stores.iter().find(|s| s.region() == region).expect("known region")
+        self.stores
+            .iter()
+            .find(|s| s.region() == region)
+            .expect("known region")
     }
 
     /// Regions whose store received `request_id`.
     #[must_use]
     pub fn regions_that_saw(&self, request_id: &str) -> Vec<String> {
-        self.stores.iter().filter(|s| s.saw(request_id)).map(|s| s.region().to_string()).collect()
+        self.stores
+            .iter()
+            .filter(|s| s.saw(request_id))
+            .map(|s| s.region().to_string())
+            .collect()
     }
 
     /// The `Authorization` and approval header values `who` sends.
     #[must_use]
     pub fn credentials(&self, who: &Who) -> (Option<String>, Option<String>) {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let claims = |sub: &str, jurisdiction: &str, kind: &str, location: &str| {
             json!({"iss": "https://id.demo.jurisgate", "aud": "app", "sub": sub, "jurisdiction": jurisdiction,
                    "kind": kind, "location": location, "iat": now, "exp": now + 600})
         };
         match who {
             Who::Anonymous => (None, None),
-            Who::User(id, j) => (Some(format!("Bearer {}", self.files.idp.sign(&claims(id, j, "user", j)))), None),
+            Who::User(id, j) => (
+                Some(format!(
+                    "Bearer {}",
+                    self.files.idp.sign(&claims(id, j, "user", j))
+                )),
+                None,
+            ),
             Who::Employee(id, location, approved) => {
-                let token = Some(format!("Bearer {}", self.files.idp.sign(&claims(id, "US", "employee", location))));
+                let token = Some(format!(
+                    "Bearer {}",
+                    self.files.idp.sign(&claims(id, "US", "employee", location))
+                ));
                 let approval = approved.then(|| {
-                    self.files.approvals.sign(&json!({"iss": "https://approvals.demo.jurisgate", "aud": "app",
-                        "approval_id": "APR-1", "scope": "support", "iat": now, "exp": now + 600}))
+                    self.files.approvals.sign(
+                        &json!({"iss": "https://approvals.demo.jurisgate", "aud": "app",
+                        "approval_id": "APR-1", "scope": "support", "iat": now, "exp": now + 600}),
+                    )
                 });
                 (token, approval)
             }
             Who::Forged(id, j) => {
-                let rogue = jurisgate_attribution::dev_idp::DevIdp::generate("https://id.demo.jurisgate", "app");
-                (Some(format!("Bearer {}", rogue.sign(&claims(id, j, "user", j)))), None)
+                let rogue = jurisgate_attribution::dev_idp::DevIdp::generate(
+                    "https://id.demo.jurisgate",
+                    "app",
+                );
+                (
+                    Some(format!("Bearer {}", rogue.sign(&claims(id, j, "user", j)))),
+                    None,
+                )
             }
             Who::RawAuthorization(v) => (Some(v.clone()), None),
         }
@@ -228,13 +273,32 @@ impl Harness {
     }
 
     /// Like [`Harness::send`], with extra request headers.
-    pub async fn send_with(&self, who: Who, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
-        self.send_to(self.addr, who, method, path, body, headers).await
+    pub async fn send_with(
+        &self,
+        who: Who,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        self.send_to(self.addr, who, method, path, body, headers)
+            .await
     }
 
     /// Like [`Harness::send_with`], to the proxy at `addr` (a [`Replica`]).
-    pub async fn send_to(&self, addr: SocketAddr, who: Who, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
-        let mut req = Request::builder().method(method).uri(format!("http://{addr}{path}")).header("host", "api.demo.jurisgate");
+    pub async fn send_to(
+        &self,
+        addr: SocketAddr,
+        who: Who,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}{path}"))
+            .header("host", "api.demo.jurisgate");
         let (auth, approval) = self.credentials(&who);
         if let Some(a) = auth {
             req = req.header("authorization", a);
@@ -245,23 +309,40 @@ impl Harness {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let bytes = body.as_ref().map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+        let bytes = body
+            .as_ref()
+            .map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }
-        let resp = self.client.request(req.body(Full::new(bytes)).expect("request")).await.expect("gateway answered");
+        let resp = self
+            .client
+            .request(req.body(Full::new(bytes)).expect("request"))
+            .await
+            .expect("gateway answered");
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = resp.into_body().collect().await.expect("body").to_bytes();
-        let request_id = headers.get("x-jurisgate-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        Reply { status, headers, json: serde_json::from_slice(&body).unwrap_or(Value::Null), request_id }
+        let request_id = headers
+            .get("x-jurisgate-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        Reply {
+            status,
+            headers,
+            json: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            request_id,
+        }
     }
 
     /// Sends raw bytes to the proxy port and returns everything it answers
     /// until it closes the connection (or 5 s pass).
     pub async fn raw(&self, request: &[u8]) -> String {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let mut stream = tokio::net::TcpStream::connect(self.addr).await.expect("connect");
+        let mut stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
         stream.write_all(request).await.expect("write");
         let mut out = Vec::new();
         let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
@@ -270,7 +351,10 @@ impl Harness {
 
     /// Fetches an admin path; returns status and body text.
     pub async fn admin_get(&self, path: &str) -> (StatusCode, String) {
-        let req = Request::builder().uri(format!("http://{}{path}", self.admin)).body(Full::new(Bytes::new())).expect("request");
+        let req = Request::builder()
+            .uri(format!("http://{}{path}", self.admin))
+            .body(Full::new(Bytes::new()))
+            .expect("request");
         let resp = self.client.request(req).await.expect("admin answered");
         let status = resp.status();
         let body = resp.into_body().collect().await.expect("body").to_bytes();
@@ -284,36 +368,56 @@ impl Harness {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let (_, metrics) = self.admin_get("/metrics").await;
-            if metrics.lines().any(|l| l.starts_with("jurisgate_pool_healthy_endpoints") && l.ends_with(&want)) {
+            if metrics
+                .lines()
+                .any(|l| l.starts_with("jurisgate_pool_healthy_endpoints") && l.ends_with(&want))
+            {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "gateway did not see {region} healthy={healthy}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gateway did not see {region} healthy={healthy}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
     /// Sends SIGTERM to the gateway without waiting for it to exit.
     pub fn terminate(&self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
     }
 
     /// Sends the signal `name` (`HUP`, `TERM`, …) to the gateway.
     pub fn signal(&self, name: &str) {
-        let _ = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status();
     }
 
     /// The value of one series of the admin `/metrics`, named with its
     /// labels exactly as printed (`jurisgate_policy_reloads_total{result="ok"}`).
     pub async fn metric(&self, series: &str) -> Option<f64> {
         let (_, text) = self.admin_get("/metrics").await;
-        text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+        text.lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
     }
 
     /// The revision of the policy deciding now (admin `jurisgate_policy_info`).
     pub async fn policy_revision(&self) -> String {
         let (_, text) = self.admin_get("/metrics").await;
         text.lines()
-            .find_map(|l| l.strip_prefix("jurisgate_policy_info{revision=\"")?.split_once('"').map(|(r, _)| r.to_string()))
+            .find_map(|l| {
+                l.strip_prefix("jurisgate_policy_info{revision=\"")?
+                    .split_once('"')
+                    .map(|(r, _)| r.to_string())
+            })
             .expect("jurisgate_policy_info in /metrics")
     }
 
@@ -321,13 +425,19 @@ impl Harness {
     pub fn stop(&mut self) -> i32 {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        self.child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1)
+        self.child
+            .wait()
+            .map(|s| s.code().unwrap_or(-1))
+            .unwrap_or(-1)
     }
 
     /// Every audit record (stop the gateway first for the final checkpoint).
     #[must_use]
     pub fn records(&self) -> Vec<jurisgate_audit::Record> {
-        jurisgate_audit::read_records(&self.files.audit_dir).expect("audit log").collect::<Result<_, _>>().expect("records")
+        jurisgate_audit::read_records(&self.files.audit_dir)
+            .expect("audit log")
+            .collect::<Result<_, _>>()
+            .expect("records")
     }
 }
 
@@ -358,17 +468,38 @@ impl Harness {
 
     /// Like [`Harness::start_replica`], letting `edit` change its config
     /// text and with extra environment variables for the process.
-    pub async fn start_replica_with(&self, n: u32, edit: impl FnOnce(&mut String), envs: &[(&str, &str)]) -> Replica {
+    pub async fn start_replica_with(
+        &self,
+        n: u32,
+        edit: impl FnOnce(&mut String),
+        envs: &[(&str, &str)],
+    ) -> Replica {
         let base = std::fs::read_to_string(&self.files.config).expect("config");
         let origin = format!("jurisgate.demo/replica-{n}");
-        let mut text = base.replacen("dir = \"audit\"", &format!("dir = \"audit-{n}\""), 1).replacen("jurisgate.demo/replica-1", &origin, 1);
-        assert!(text.contains(&format!("audit-{n}")) && text.contains(&origin), "the demo config's audit section changed shape");
+        let mut text = base
+            .replacen("dir = \"audit\"", &format!("dir = \"audit-{n}\""), 1)
+            .replacen("jurisgate.demo/replica-1", &origin, 1);
+        assert!(
+            text.contains(&format!("audit-{n}")) && text.contains(&origin),
+            "the demo config's audit section changed shape"
+        );
         edit(&mut text);
         let config = self.files.dir.join(format!("jurisgate-replica-{n}.toml"));
         std::fs::write(&config, text).expect("replica config");
-        let envs: Vec<(String, String)> = envs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
+        let envs: Vec<(String, String)> = envs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
         let (child, addr, admin) = spawn_gateway_env(&config, &envs).await;
-        Replica { origin, audit_dir: self.files.dir.join(format!("audit-{n}")), config, addr, admin, envs, child }
+        Replica {
+            origin,
+            audit_dir: self.files.dir.join(format!("audit-{n}")),
+            config,
+            addr,
+            admin,
+            envs,
+            child,
+        }
     }
 }
 
@@ -388,7 +519,10 @@ impl Replica {
     pub fn stop(&mut self) -> i32 {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        self.child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1)
+        self.child
+            .wait()
+            .map(|s| s.code().unwrap_or(-1))
+            .unwrap_or(-1)
     }
 }
 
@@ -406,7 +540,10 @@ async fn spawn_gateway(config: &Path) -> (Child, SocketAddr, SocketAddr) {
 }
 
 /// Like [`spawn_gateway`], with extra environment variables.
-async fn spawn_gateway_env(config: &Path, envs: &[(String, String)]) -> (Child, SocketAddr, SocketAddr) {
+async fn spawn_gateway_env(
+    config: &Path,
+    envs: &[(String, String)],
+) -> (Child, SocketAddr, SocketAddr) {
     let mut child = Command::new(binary())
         .args(["serve", "--config"])
         .arg(config)
@@ -423,7 +560,10 @@ async fn spawn_gateway_env(config: &Path, envs: &[(String, String)]) -> (Child, 
             let line = line.expect("stdout line");
             if let Some(rest) = line.strip_prefix("jurisgate: proxy listening on ") {
                 let (proxy, admin) = rest.split_once(", admin on ").expect("admin part");
-                let parsed = (proxy.parse::<SocketAddr>().expect("proxy addr"), admin.parse::<SocketAddr>().expect("admin addr"));
+                let parsed = (
+                    proxy.parse::<SocketAddr>().expect("proxy addr"),
+                    admin.parse::<SocketAddr>().expect("admin addr"),
+                );
                 // Keep draining stdout so the child never blocks on a full pipe.
                 std::thread::spawn(move || for _ in lines {});
                 return parsed;
@@ -438,7 +578,14 @@ async fn spawn_gateway_env(config: &Path, envs: &[(String, String)]) -> (Child, 
 
 fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok())
+    status.lines().find_map(|l| {
+        l.strip_prefix(field)?
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 /// One HTTP/1.1 response read off a raw connection.
@@ -456,7 +603,10 @@ impl RawResponse {
     /// The first value of header `name` (lower-case).
     #[must_use]
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -469,7 +619,9 @@ pub struct RawConn {
 impl RawConn {
     /// Connects to `addr`.
     pub async fn connect(addr: SocketAddr) -> std::io::Result<Self> {
-        Ok(Self { stream: tokio::io::BufReader::new(tokio::net::TcpStream::connect(addr).await?) })
+        Ok(Self {
+            stream: tokio::io::BufReader::new(tokio::net::TcpStream::connect(addr).await?),
+        })
     }
 
     /// Writes `bytes` as they are.
@@ -481,7 +633,10 @@ impl RawConn {
     /// Reads the next response; `None` when the connection closed (or
     /// nothing came within `wait`) before a whole response arrived.
     pub async fn read(&mut self, wait: Duration) -> Option<RawResponse> {
-        tokio::time::timeout(wait, self.read_inner()).await.ok().flatten()
+        tokio::time::timeout(wait, self.read_inner())
+            .await
+            .ok()
+            .flatten()
     }
 
     async fn read_inner(&mut self) -> Option<RawResponse> {
@@ -504,11 +659,21 @@ impl RawConn {
             let (n, v) = h.split_once(':')?;
             headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
-        let mut resp = RawResponse { status, headers, body: Vec::new() };
-        if let Some(len) = resp.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        let mut resp = RawResponse {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        if let Some(len) = resp
+            .header("content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+        {
             resp.body = vec![0; len];
             self.stream.read_exact(&mut resp.body).await.ok()?;
-        } else if resp.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        } else if resp
+            .header("transfer-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+        {
             loop {
                 let mut size = String::new();
                 self.stream.read_line(&mut size).await.ok()?;

@@ -52,15 +52,29 @@ struct Case {
 }
 
 fn case(target: String, c: (&'static str, &'static str)) -> Case {
-    Case { target, hosts: vec![HOST.into()], canonical: c.0, region: c.1, query: None, exact: true }
+    Case {
+        target,
+        hosts: vec![HOST.into()],
+        canonical: c.0,
+        region: c.1,
+        query: None,
+        exact: true,
+    }
 }
 
 fn lookalike(target: String, c: (&'static str, &'static str)) -> Case {
-    Case { exact: false, ..case(target, c) }
+    Case {
+        exact: false,
+        ..case(target, c)
+    }
 }
 
 fn escape(b: u8, lower: bool) -> String {
-    if lower { format!("%{b:02x}") } else { format!("%{b:02X}") }
+    if lower {
+        format!("%{b:02x}")
+    } else {
+        format!("%{b:02X}")
+    }
 }
 
 /// Detours inserted at a `/`: each either leaves the path as it was or is
@@ -122,7 +136,13 @@ fn corpus() -> Vec<Case> {
             let t: String = bytes
                 .iter()
                 .enumerate()
-                .map(|(i, &b)| if b == b'/' && keep_slash { "/".to_string() } else { escape(b, mode == 1 || (mode == 2 && i % 2 == 0)) })
+                .map(|(i, &b)| {
+                    if b == b'/' && keep_slash {
+                        "/".to_string()
+                    } else {
+                        escape(b, mode == 1 || (mode == 2 && i % 2 == 0))
+                    }
+                })
                 .collect();
             out.push(case(t, c));
         }
@@ -134,16 +154,31 @@ fn corpus() -> Vec<Case> {
             }
         }
         // Climbing above the root first.
-        for prefix in ["/..", "/%2e%2e", "/%2E%2E", "/.%2e", "/../..", "/..;", "/%2e%2e;"] {
+        for prefix in [
+            "/..", "/%2e%2e", "/%2E%2E", "/.%2e", "/../..", "/..;", "/%2e%2e;",
+        ] {
             out.push(case(format!("{prefix}{path}"), c));
         }
         // Separators replaced by backslashes and their escapes.
         for &s in slashes.iter().skip(1) {
-            for sep in ["\\", "%5c", "%5C", "%2f", "%2F", "%252f", "%25%32%66", "%c0%af", "%e0%80%af"] {
+            for sep in [
+                "\\",
+                "%5c",
+                "%5C",
+                "%2f",
+                "%2F",
+                "%252f",
+                "%25%32%66",
+                "%c0%af",
+                "%e0%80%af",
+            ] {
                 out.push(case(format!("{}{sep}{}", &path[..s], &path[s + 1..]), c));
             }
             // Full-width solidus: a reader applying NFKC would see '/'.
-            out.push(lookalike(format!("{}%ef%bc%8f{}", &path[..s], &path[s + 1..]), c));
+            out.push(lookalike(
+                format!("{}%ef%bc%8f{}", &path[..s], &path[s + 1..]),
+                c,
+            ));
         }
         // NUL and control bytes at every position.
         for i in 1..=bytes.len() {
@@ -152,13 +187,20 @@ fn corpus() -> Vec<Case> {
             }
         }
         // Overlong UTF-8 and odd encodings of letters of the path.
-        for (i, b) in bytes.iter().enumerate().filter(|(_, b)| b.is_ascii_alphanumeric()) {
+        for (i, b) in bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.is_ascii_alphanumeric())
+        {
             let overlong2 = format!("%{:02X}%{:02X}", 0xC0 | (b >> 6), 0x80 | (b & 0x3F));
             let overlong3 = format!("%E0%{:02X}%{:02X}", 0x80 | (b >> 6), 0x80 | (b & 0x3F));
             for enc in [overlong2, overlong3, format!("%u00{b:02x}")] {
                 out.push(case(format!("{}{enc}{}", &path[..i], &path[i + 1..]), c));
             }
-            out.push(lookalike(format!("{}%25{b:02X}{}", &path[..i], &path[i + 1..]), c));
+            out.push(lookalike(
+                format!("{}%25{b:02X}{}", &path[..i], &path[i + 1..]),
+                c,
+            ));
         }
         // `?` and `#` tricks.
         for (suffix, query) in [
@@ -191,7 +233,13 @@ fn corpus() -> Vec<Case> {
             k.hosts = hosts.into_iter().map(String::from).collect();
             out.push(k);
         }
-        for hosts in [vec![HOST, HOST], vec![HOST, "evil.example"], vec![], vec!["user@api.demo.jurisgate"], vec!["api.demo.jurisgate/x"]] {
+        for hosts in [
+            vec![HOST, HOST],
+            vec![HOST, "evil.example"],
+            vec![],
+            vec!["user@api.demo.jurisgate"],
+            vec!["api.demo.jurisgate/x"],
+        ] {
             let mut k = case(path.to_string(), c);
             k.hosts = hosts.into_iter().map(String::from).collect();
             out.push(k);
@@ -199,19 +247,41 @@ fn corpus() -> Vec<Case> {
         // Very long targets: under the limit (a detour that resolves to C)
         // and over it.
         let s = slashes[1];
-        for (unit, times) in [("/.", 3000), ("/zz/..", 1300), ("/.", 4200), ("//", 5000), ("/zz/..", 20_000)] {
-            out.push(case(format!("{}{}{}", &path[..s], unit.repeat(times), &path[s..]), c));
+        for (unit, times) in [
+            ("/.", 3000),
+            ("/zz/..", 1300),
+            ("/.", 4200),
+            ("//", 5000),
+            ("/zz/..", 20_000),
+        ] {
+            out.push(case(
+                format!("{}{}{}", &path[..s], unit.repeat(times), &path[s..]),
+                c,
+            ));
         }
         // Case variants (a case-insensitive backend would read C).
         for _ in 0..8 {
-            let t: String = path.chars().map(|ch| if rng.r#gen::<bool>() { ch.to_ascii_uppercase() } else { ch }).collect();
+            let t: String = path
+                .chars()
+                .map(|ch| {
+                    if rng.r#gen::<bool>() {
+                        ch.to_ascii_uppercase()
+                    } else {
+                        ch
+                    }
+                })
+                .collect();
             out.push(lookalike(t, c));
         }
         // Random mixtures of all of the above.
         for _ in 0..1100 {
             let (t, exact) = random_disguise(path, &mut rng);
             let query = t.split_once('?').map(|(_, q)| q.to_string());
-            out.push(Case { exact, query, ..case(t, c) });
+            out.push(Case {
+                exact,
+                query,
+                ..case(t, c)
+            });
         }
     }
     out
@@ -252,7 +322,12 @@ fn request(case: &Case, auth: &str) -> Vec<u8> {
 
 /// Sends every case over `workers` keep-alive connections; a connection the
 /// gateway closes is reopened. `None`: closed without an answer.
-async fn run_cases(h: &Harness, cases: Arc<Vec<Case>>, auth: Arc<String>, workers: usize) -> Vec<Option<RawResponse>> {
+async fn run_cases(
+    h: &Harness,
+    cases: Arc<Vec<Case>>,
+    auth: Arc<String>,
+    workers: usize,
+) -> Vec<Option<RawResponse>> {
     let addr = h.addr;
     let mut tasks = Vec::new();
     for w in 0..workers {
@@ -271,7 +346,10 @@ async fn run_cases(h: &Harness, cases: Arc<Vec<Case>>, auth: Arc<String>, worker
                     conn.send(&request(&cases[i], &auth)).await.ok();
                     reply = conn.read(Duration::from_secs(10)).await;
                 }
-                let close = reply.as_ref().is_none_or(|r| r.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")));
+                let close = reply.as_ref().is_none_or(|r| {
+                    r.header("connection")
+                        .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+                });
                 if close {
                     conn = RawConn::connect(addr).await.expect("reconnect");
                 }
@@ -304,7 +382,9 @@ async fn every_encoding_is_refused_or_forwarded_canonically() {
     for store in &h.stores {
         for r in store.received() {
             total_received += 1;
-            seen.entry(r.request_id.unwrap_or_default()).or_default().push((store.region().to_string(), r.target));
+            seen.entry(r.request_id.unwrap_or_default())
+                .or_default()
+                .push((store.region().to_string(), r.target));
         }
     }
 
@@ -321,11 +401,21 @@ async fn every_encoding_is_refused_or_forwarded_canonically() {
             Some(q) => format!("{}?{q}", case.canonical),
             None => case.canonical.to_string(),
         };
-        let route_prefix = case.canonical.splitn(4, '/').take(3).collect::<Vec<_>>().join("/") + "/";
+        let route_prefix = case
+            .canonical
+            .splitn(4, '/')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("/")
+            + "/";
         match hits {
             [] if (400..500).contains(&reply.status) => refused += 1,
-            [(region, target)] if region == case.region && *target == expected_target => forwarded += 1,
-            [(region, target)] if !case.exact && region == case.region && target.starts_with(&route_prefix) => {
+            [(region, target)] if region == case.region && *target == expected_target => {
+                forwarded += 1
+            }
+            [(region, target)]
+                if !case.exact && region == case.region && target.starts_with(&route_prefix) =>
+            {
                 forwarded += 1;
             }
             _ => got_through.push(format!("{:?} -> {} {hits:?}", case.target, reply.status)),
@@ -339,10 +429,20 @@ async fn every_encoding_is_refused_or_forwarded_canonically() {
         took.as_secs_f64(),
         got_through.len()
     );
-    assert!(got_through.is_empty(), "got through:\n{}", got_through.join("\n"));
-    assert_eq!(total_received, accounted, "stores received requests no case accounts for");
+    assert!(
+        got_through.is_empty(),
+        "got through:\n{}",
+        got_through.join("\n")
+    );
+    assert_eq!(
+        total_received, accounted,
+        "stores received requests no case accounts for"
+    );
     assert!(cases.len() >= 4000, "the corpus shrank to {}", cases.len());
-    assert!(forwarded > 500 && refused > 500, "the corpus no longer exercises both outcomes");
+    assert!(
+        forwarded > 500 && refused > 500,
+        "the corpus no longer exercises both outcomes"
+    );
 
     // What was classified is what was forwarded: each forwarded request's
     // decision record names the path and region the store saw.
@@ -353,12 +453,16 @@ async fn every_encoding_is_refused_or_forwarded_canonically() {
             && let Some(hits) = seen.get(&d.request_id)
         {
             let ok = hits.iter().all(|(region, target)| {
-                d.region.as_deref() == Some(region.as_str()) && target.split('?').next() == Some(d.path.as_str())
+                d.region.as_deref() == Some(region.as_str())
+                    && target.split('?').next() == Some(d.path.as_str())
             });
             mismatched += usize::from(!ok);
         }
     }
-    assert_eq!(mismatched, 0, "forwarded paths differ from the recorded, classified ones");
+    assert_eq!(
+        mismatched, 0,
+        "forwarded paths differ from the recorded, classified ones"
+    );
 }
 
 /// Every combination of raw / `%XX` / `%xx` for each character of one path
@@ -395,13 +499,27 @@ fn exhaustive_escape_combinations_normalise_to_the_canonical_path() {
         }
     }
     // Separator forms at each of the three inner separators.
-    let forms = ["/", "//", "/./", "/%2e/", "/%2E/", "/x/../", "/x/%2e%2e/", "/%2F", "/%5C", "\\", "/..;/x/", "/%2e%2e%2f"];
+    let forms = [
+        "/",
+        "//",
+        "/./",
+        "/%2e/",
+        "/%2E/",
+        "/x/../",
+        "/x/%2e%2e/",
+        "/%2F",
+        "/%5C",
+        "\\",
+        "/..;/x/",
+        "/%2e%2e%2f",
+    ];
     for a in forms {
         for b in forms {
             for c in forms {
                 let raw = format!("{a}v1{b}messages{c}a1");
                 cases += 1;
-                let ok_form = |f: &str| !matches!(f, "/%2F" | "/%5C" | "\\" | "/..;/x/" | "/%2e%2e%2f");
+                let ok_form =
+                    |f: &str| !matches!(f, "/%2F" | "/%5C" | "\\" | "/..;/x/" | "/%2e%2e%2f");
                 match normalize_path(&raw) {
                     Ok(t) if t.path == PATH => {}
                     Err(_) if !(ok_form(a) && ok_form(b) && ok_form(c)) => {}
@@ -411,6 +529,18 @@ fn exhaustive_escape_combinations_normalise_to_the_canonical_path() {
             }
         }
     }
-    println!("attack_paths (in-process): {cases} cases, {} got through", wrong.len());
-    assert!(wrong.is_empty(), "{}", wrong.iter().take(20).cloned().collect::<Vec<_>>().join("\n"));
+    println!(
+        "attack_paths (in-process): {cases} cases, {} got through",
+        wrong.len()
+    );
+    assert!(
+        wrong.is_empty(),
+        "{}",
+        wrong
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

@@ -35,15 +35,30 @@ fn h1_cases(i: usize) -> Vec<(&'static str, String, String)> {
         ("te.te xchunked", "Transfer-Encoding: xchunked"),
         ("te.te space before colon", "Transfer-Encoding : chunked"),
         ("te.te tab value", "Transfer-Encoding:\tchunked"),
-        ("te.te chunked then x", "Transfer-Encoding: chunked\r\nTransfer-Encoding: x"),
-        ("te.te x then chunked", "Transfer-Encoding: x\r\nTransfer-Encoding: chunked"),
-        ("te.te chunked, identity", "Transfer-Encoding: chunked, identity"),
-        ("te.te identity, chunked", "Transfer-Encoding: identity, chunked"),
+        (
+            "te.te chunked then x",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: x",
+        ),
+        (
+            "te.te x then chunked",
+            "Transfer-Encoding: x\r\nTransfer-Encoding: chunked",
+        ),
+        (
+            "te.te chunked, identity",
+            "Transfer-Encoding: chunked, identity",
+        ),
+        (
+            "te.te identity, chunked",
+            "Transfer-Encoding: identity, chunked",
+        ),
         ("te.te upper case", "Transfer-Encoding: CHUNKED"),
         ("te.te quoted", "Transfer-Encoding: \"chunked\""),
         ("te.te underscore name", "Transfer_Encoding: chunked"),
         ("te.te obs-fold", "Transfer-Encoding:\r\n chunked"),
-        ("te.te leading space line", "X-Pad: 1\r\n Transfer-Encoding: chunked"),
+        (
+            "te.te leading space line",
+            "X-Pad: 1\r\n Transfer-Encoding: chunked",
+        ),
         ("te.te bare LF", "X-Pad: 1\nTransfer-Encoding: chunked"),
         ("te.te vertical tab", "Transfer-Encoding:\u{b}chunked"),
         ("te.te comma chunked", "Transfer-Encoding: ,chunked"),
@@ -53,13 +68,28 @@ fn h1_cases(i: usize) -> Vec<(&'static str, String, String)> {
     // CL.TE: a front reading Content-Length sends it all; a back reading
     // chunked sees the inner request after the empty chunk.
     let body = format!("0\r\n\r\n{smuggled}");
-    out.push(("cl.te", format!("Content-Length: {}\r\nTransfer-Encoding: chunked", body.len()), body));
+    out.push((
+        "cl.te",
+        format!(
+            "Content-Length: {}\r\nTransfer-Encoding: chunked",
+            body.len()
+        ),
+        body,
+    ));
     // TE.CL: the inner request inside a chunk; Content-Length covers only its size line.
     let body = chunk(&smuggled);
-    out.push(("te.cl", "Content-Length: 4\r\nTransfer-Encoding: chunked".into(), body));
+    out.push((
+        "te.cl",
+        "Content-Length: 4\r\nTransfer-Encoding: chunked".into(),
+        body,
+    ));
     for (name, te) in te_variants {
         let body = format!("0\r\n\r\n{smuggled}");
-        out.push((name, format!("Content-Length: {}\r\n{te}", body.len()), body.clone()));
+        out.push((
+            name,
+            format!("Content-Length: {}\r\n{te}", body.len()),
+            body.clone(),
+        ));
         out.push((name, te.to_string(), body));
     }
     // Duplicate and malformed Content-Length.
@@ -78,32 +108,73 @@ fn h1_cases(i: usize) -> Vec<(&'static str, String, String)> {
         "Content-Length:\u{b}1",
         "Content-Length: 1\r\nContent-length: 1, 2",
     ] {
-        out.push(("duplicate or malformed content-length", cl.to_string(), body.clone()));
+        out.push((
+            "duplicate or malformed content-length",
+            cl.to_string(),
+            body.clone(),
+        ));
     }
     // Chunk-size tricks.
     for (name, body) in [
-        ("chunk extension", format!("1;ext=\"x\r\n\"\r\nx\r\n0\r\n\r\n{smuggled}")),
-        ("chunk size 0x prefix", format!("0x1\r\nx\r\n0\r\n\r\n{smuggled}")),
-        ("chunk size leading zeros", format!("0000000000000000001\r\nx\r\n0\r\n\r\n{smuggled}")),
-        ("chunk size trailing space", format!("1 \r\nx\r\n0\r\n\r\n{smuggled}")),
-        ("chunk size negative", format!("-1\r\nx\r\n0\r\n\r\n{smuggled}")),
-        ("chunk size overflow", format!("10000000000000001\r\nx\r\n0\r\n\r\n{smuggled}")),
+        (
+            "chunk extension",
+            format!("1;ext=\"x\r\n\"\r\nx\r\n0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "chunk size 0x prefix",
+            format!("0x1\r\nx\r\n0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "chunk size leading zeros",
+            format!("0000000000000000001\r\nx\r\n0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "chunk size trailing space",
+            format!("1 \r\nx\r\n0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "chunk size negative",
+            format!("-1\r\nx\r\n0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "chunk size overflow",
+            format!("10000000000000001\r\nx\r\n0\r\n\r\n{smuggled}"),
+        ),
         ("chunk size bare LF", format!("1\nx\n0\n\n{smuggled}")),
-        ("chunk data longer than size", format!("1\r\nxxxx\r\n0\r\n\r\n{smuggled}")),
+        (
+            "chunk data longer than size",
+            format!("1\r\nxxxx\r\n0\r\n\r\n{smuggled}"),
+        ),
         ("chunk without CRLF", format!("1\r\nx0\r\n\r\n{smuggled}")),
-        ("trailer framing headers", format!("1\r\nx\r\n0\r\nContent-Length: 500\r\nTransfer-Encoding: chunked\r\n\r\n{smuggled}")),
-        ("chunk size as smuggled request", format!("{}\r\n{smuggled}\r\n0\r\n\r\n", smuggled.len() + 5)),
+        (
+            "trailer framing headers",
+            format!(
+                "1\r\nx\r\n0\r\nContent-Length: 500\r\nTransfer-Encoding: chunked\r\n\r\n{smuggled}"
+            ),
+        ),
+        (
+            "chunk size as smuggled request",
+            format!("{}\r\n{smuggled}\r\n0\r\n\r\n", smuggled.len() + 5),
+        ),
     ] {
         out.push((name, "Transfer-Encoding: chunked".into(), body));
     }
     // HTTP/1.0 with Transfer-Encoding is refused (marked by the version placeholder).
-    out.push(("http/1.0 chunked", "Transfer-Encoding: chunked\r\nX-Version: 1.0".into(), format!("0\r\n\r\n{smuggled}")));
+    out.push((
+        "http/1.0 chunked",
+        "Transfer-Encoding: chunked\r\nX-Version: 1.0".into(),
+        format!("0\r\n\r\n{smuggled}"),
+    ));
     out
 }
 
 /// The raw bytes of one HTTP/1.1 attack, keep-alive, no closing header.
 fn h1_bytes(i: usize, head: &str, body: &str, auth: &str) -> Vec<u8> {
-    let version = if head.contains("X-Version: 1.0") { "HTTP/1.0" } else { "HTTP/1.1" };
+    let version = if head.contains("X-Version: 1.0") {
+        "HTTP/1.0"
+    } else {
+        "HTTP/1.1"
+    };
     format!(
         "POST /v1/messages/case-{i} {version}\r\nHost: {HOST}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\n{head}\r\n\r\n{body}"
     )
@@ -153,24 +224,83 @@ fn h2_bytes(i: usize, auth: &str) -> Vec<(&'static str, Vec<u8>)> {
     let smuggled = inner(i);
     let path = format!("/v1/messages/case-{i}");
     let base = |extra: &[(&str, &str)]| {
-        let mut h: Vec<(&str, &str)> = vec![(":method", "POST"), (":scheme", "http"), (":authority", HOST), (":path", &path), ("authorization", auth)];
+        let mut h: Vec<(&str, &str)> = vec![
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":authority", HOST),
+            (":path", &path),
+            ("authorization", auth),
+        ];
         h.extend_from_slice(extra);
         hpack(&h)
     };
     let big = format!("{}", smuggled.len() + 100);
     let variants: Vec<(&'static str, Vec<u8>, Vec<u8>)> = vec![
-        ("h2 transfer-encoding chunked", base(&[("transfer-encoding", "chunked")]), format!("0\r\n\r\n{smuggled}").into_bytes()),
-        ("h2 content-length shorter than data", base(&[("content-length", "1")]), format!("x{smuggled}").into_bytes()),
-        ("h2 content-length longer than data", base(&[("content-length", &big)]), b"x".to_vec()),
-        ("h2 content-length and transfer-encoding", base(&[("content-length", "5"), ("transfer-encoding", "chunked")]), format!("0\r\n\r\n{smuggled}").into_bytes()),
-        ("h2 connection header", base(&[("connection", "keep-alive")]), format!("x{smuggled}").into_bytes()),
+        (
+            "h2 transfer-encoding chunked",
+            base(&[("transfer-encoding", "chunked")]),
+            format!("0\r\n\r\n{smuggled}").into_bytes(),
+        ),
+        (
+            "h2 content-length shorter than data",
+            base(&[("content-length", "1")]),
+            format!("x{smuggled}").into_bytes(),
+        ),
+        (
+            "h2 content-length longer than data",
+            base(&[("content-length", &big)]),
+            b"x".to_vec(),
+        ),
+        (
+            "h2 content-length and transfer-encoding",
+            base(&[("content-length", "5"), ("transfer-encoding", "chunked")]),
+            format!("0\r\n\r\n{smuggled}").into_bytes(),
+        ),
+        (
+            "h2 connection header",
+            base(&[("connection", "keep-alive")]),
+            format!("x{smuggled}").into_bytes(),
+        ),
         ("h2 te gzip", base(&[("te", "gzip")]), b"{}".to_vec()),
-        ("h2 upgrade header", base(&[("upgrade", "h2c")]), b"{}".to_vec()),
-        ("h2 host differs from authority", base(&[("host", "evil.example")]), b"{}".to_vec()),
-        ("h2 CRLF in a header value", base(&[("x-inject", "a\r\nTransfer-Encoding: chunked")]), format!("0\r\n\r\n{smuggled}").into_bytes()),
-        ("h2 CRLF in :path", hpack(&[(":method", "POST"), (":scheme", "http"), (":authority", HOST), (":path", &format!("{path} HTTP/1.1\r\nHost: x\r\n\r\n{smuggled}")), ("authorization", auth)]), b"{}".to_vec()),
-        ("h2 upper-case header name", base(&[("Transfer-Encoding", "chunked")]), format!("0\r\n\r\n{smuggled}").into_bytes()),
-        ("h2 content-length twice", base(&[("content-length", "1"), ("content-length", "90")]), format!("x{smuggled}").into_bytes()),
+        (
+            "h2 upgrade header",
+            base(&[("upgrade", "h2c")]),
+            b"{}".to_vec(),
+        ),
+        (
+            "h2 host differs from authority",
+            base(&[("host", "evil.example")]),
+            b"{}".to_vec(),
+        ),
+        (
+            "h2 CRLF in a header value",
+            base(&[("x-inject", "a\r\nTransfer-Encoding: chunked")]),
+            format!("0\r\n\r\n{smuggled}").into_bytes(),
+        ),
+        (
+            "h2 CRLF in :path",
+            hpack(&[
+                (":method", "POST"),
+                (":scheme", "http"),
+                (":authority", HOST),
+                (
+                    ":path",
+                    &format!("{path} HTTP/1.1\r\nHost: x\r\n\r\n{smuggled}"),
+                ),
+                ("authorization", auth),
+            ]),
+            b"{}".to_vec(),
+        ),
+        (
+            "h2 upper-case header name",
+            base(&[("Transfer-Encoding", "chunked")]),
+            format!("0\r\n\r\n{smuggled}").into_bytes(),
+        ),
+        (
+            "h2 content-length twice",
+            base(&[("content-length", "1"), ("content-length", "90")]),
+            format!("x{smuggled}").into_bytes(),
+        ),
     ];
     variants
         .into_iter()
@@ -221,7 +351,10 @@ async fn no_request_reaches_an_upstream_twice_or_smuggled() {
     // Eight at a time: each waits for the gateway to go quiet (1.5 s).
     let mut answers = Vec::new();
     for chunk in payloads.chunks(8) {
-        let tasks: Vec<_> = chunk.iter().map(|p| tokio::spawn(attack(h.addr, p.clone()))).collect();
+        let tasks: Vec<_> = chunk
+            .iter()
+            .map(|p| tokio::spawn(attack(h.addr, p.clone())))
+            .collect();
         for t in tasks {
             answers.push(t.await.expect("attack task"));
         }
@@ -239,10 +372,18 @@ async fn no_request_reaches_an_upstream_twice_or_smuggled() {
                 Some(id) => *by_id.entry(id.clone()).or_default() += 1,
                 None => no_id += 1,
             }
-            if let Some(n) = r.target.strip_prefix("/v1/public/SMUGGLED-").and_then(|n| n.parse::<usize>().ok()) {
+            if let Some(n) = r
+                .target
+                .strip_prefix("/v1/public/SMUGGLED-")
+                .and_then(|n| n.parse::<usize>().ok())
+            {
                 inner_seen.push((n, format!("{} got {}", store.region(), r.target)));
             }
-            if let Some(n) = r.target.strip_prefix("/v1/messages/case-").and_then(|n| n.parse::<usize>().ok()) {
+            if let Some(n) = r
+                .target
+                .strip_prefix("/v1/messages/case-")
+                .and_then(|n| n.parse::<usize>().ok())
+            {
                 per_case[n] += 1;
             }
         }
@@ -259,7 +400,12 @@ async fn no_request_reaches_an_upstream_twice_or_smuggled() {
             smuggled.push(format!("{} ({n}): {what}", names[n]));
         }
     }
-    let twice: Vec<String> = per_case.iter().enumerate().filter(|(_, c)| **c > 1).map(|(n, c)| format!("{} ({n}) reached upstreams {c} times", names[n])).collect();
+    let twice: Vec<String> = per_case
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c > 1)
+        .map(|(n, c)| format!("{} ({n}) reached upstreams {c} times", names[n]))
+        .collect();
     let duplicate_ids = by_id.values().filter(|c| **c > 1).count();
     let forwarded = per_case.iter().filter(|c| **c == 1).count();
     let got_through = smuggled.len() + twice.len() + duplicate_ids + no_id;
@@ -270,13 +416,34 @@ async fn no_request_reaches_an_upstream_twice_or_smuggled() {
         names.len() - forwarded
     );
     for (n, a) in answers.iter().enumerate() {
-        let first = String::from_utf8_lossy(a).lines().next().unwrap_or_default().to_string();
-        println!("  {:<40} {}", names[n], if first.starts_with("HTTP/") { first } else { format!("({} bytes of h2 frames or none)", a.len()) });
+        let first = String::from_utf8_lossy(a)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        println!(
+            "  {:<40} {}",
+            names[n],
+            if first.starts_with("HTTP/") {
+                first
+            } else {
+                format!("({} bytes of h2 frames or none)", a.len())
+            }
+        );
     }
-    assert!(smuggled.is_empty(), "smuggled requests reached stores: {smuggled:?}");
+    assert!(
+        smuggled.is_empty(),
+        "smuggled requests reached stores: {smuggled:?}"
+    );
     assert!(twice.is_empty(), "{twice:?}");
-    assert_eq!(duplicate_ids, 0, "a request id reached upstreams more than once");
-    assert_eq!(no_id, 0, "a store received a request without a gateway request id");
+    assert_eq!(
+        duplicate_ids, 0,
+        "a request id reached upstreams more than once"
+    );
+    assert_eq!(
+        no_id, 0,
+        "a store received a request without a gateway request id"
+    );
 
     // Every forwarded request has its decision record.
     assert_eq!(h.stop(), 0);
@@ -288,7 +455,10 @@ async fn no_request_reaches_an_upstream_twice_or_smuggled() {
             _ => None,
         })
         .collect();
-    assert!(by_id.keys().all(|id| decided.contains(id)), "a forwarded request has no decision record");
+    assert!(
+        by_id.keys().all(|id| decided.contains(id)),
+        "a forwarded request has no decision record"
+    );
 }
 
 /// Runs `smugglex` (`cargo install smugglex`) against the gateway: every
@@ -297,8 +467,15 @@ async fn no_request_reaches_an_upstream_twice_or_smuggled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smugglex_finds_nothing() {
     let bin = std::env::var("SMUGGLEX").unwrap_or_else(|_| "smugglex".into());
-    if std::process::Command::new(&bin).arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "CI must install smugglex (cargo install smugglex)");
+    if std::process::Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install smugglex (cargo install smugglex)"
+        );
         println!("attack_smuggling: smugglex not installed; scan skipped");
         return;
     }
@@ -308,8 +485,22 @@ async fn smugglex_finds_nothing() {
     let auth_header = format!("Authorization: {}", auth.unwrap());
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(bin)
-            .args(["--json", "--no-color", "-t", "5", "--vhost", HOST, "-H", &auth_header, "-H", "Content-Type: application/json"])
-            .args(["-c", "cl-te,te-cl,te-te,h2c,cl-edge,cl-0,0-cl,parser-discrepancy"])
+            .args([
+                "--json",
+                "--no-color",
+                "-t",
+                "5",
+                "--vhost",
+                HOST,
+                "-H",
+                &auth_header,
+                "-H",
+                "Content-Type: application/json",
+            ])
+            .args([
+                "-c",
+                "cl-te,te-cl,te-te,h2c,cl-edge,cl-0,0-cl,parser-discrepancy",
+            ])
             .arg(url)
             .output()
             .expect("running smugglex")
@@ -317,21 +508,34 @@ async fn smugglex_finds_nothing() {
     .await
     .expect("smugglex");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
     println!("{stdout}");
     let findings = count_findings(&report);
-    let checks = report.pointer("/results/0/checks").and_then(|c| c.as_array()).map_or(0, Vec::len);
+    let checks = report
+        .pointer("/results/0/checks")
+        .and_then(|c| c.as_array())
+        .map_or(0, Vec::len);
     println!("attack_smuggling: smugglex ran {checks} checks, {findings} findings");
-    assert!(out.status.success() || findings == 0, "smugglex failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() || findings == 0,
+        "smugglex failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(findings, 0, "smugglex found something:\n{stdout}");
-    assert!(h.stores.iter().all(|s| s.received().iter().all(|r| !r.target.contains("GPOST"))));
+    assert!(
+        h.stores
+            .iter()
+            .all(|s| s.received().iter().all(|r| !r.target.contains("GPOST")))
+    );
 }
 
 /// Counts `"vulnerable": true` anywhere in smugglex's JSON report.
 fn count_findings(v: &serde_json::Value) -> usize {
     match v {
         serde_json::Value::Object(m) => {
-            usize::from(m.get("vulnerable").and_then(serde_json::Value::as_bool) == Some(true)) + m.values().map(count_findings).sum::<usize>()
+            usize::from(m.get("vulnerable").and_then(serde_json::Value::as_bool) == Some(true))
+                + m.values().map(count_findings).sum::<usize>()
         }
         serde_json::Value::Array(a) => a.iter().map(count_findings).sum(),
         _ => 0,

@@ -18,7 +18,13 @@ const ROUNDS: usize = 10;
 const CLIENTS: usize = 6;
 
 /// Keeps `CLIENTS` keep-alive connections posting until `stop` is set.
-fn load(addr: SocketAddr, auth: String, round: usize, stop: &Arc<AtomicBool>, sent: &Arc<AtomicUsize>) -> Vec<tokio::task::JoinHandle<()>> {
+fn load(
+    addr: SocketAddr,
+    auth: String,
+    round: usize,
+    stop: &Arc<AtomicBool>,
+    sent: &Arc<AtomicUsize>,
+) -> Vec<tokio::task::JoinHandle<()>> {
     (0..CLIENTS)
         .map(|c| {
             let (auth, stop, sent) = (auth.clone(), Arc::clone(stop), Arc::clone(sent));
@@ -58,7 +64,10 @@ async fn sigkill_under_load_loses_no_record() {
         // Let the load reach the store, then kill at a random moment.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while h.stores.iter().map(|s| s.received().len()).sum::<usize>() == 0 {
-            assert!(tokio::time::Instant::now() < deadline, "no request reached a store");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no request reached a store"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let wait = rand::thread_rng().gen_range(20..400);
@@ -73,9 +82,16 @@ async fn sigkill_under_load_loses_no_record() {
         // serve.rs prints its addresses before it installs its SIGTERM
         // handler (reported); one admin round trip outlasts that gap.
         let _ = h.admin_get("/healthz").await;
-        assert_eq!(h.stop(), 0, "round {round}: the restarted gateway did not stop cleanly");
+        assert_eq!(
+            h.stop(),
+            0,
+            "round {round}: the restarted gateway did not stop cleanly"
+        );
         let (code, out, err) = run_cli(&["audit", "verify", &dir, "--key", &key]);
-        assert_eq!(code, 0, "round {round}: audit verify failed after a SIGKILL at {wait} ms:\n{out}\n{err}");
+        assert_eq!(
+            code, 0,
+            "round {round}: audit verify failed after a SIGKILL at {wait} ms:\n{out}\n{err}"
+        );
         h.restart().await;
     }
     let _ = h.admin_get("/healthz").await;
@@ -89,9 +105,20 @@ async fn sigkill_under_load_loses_no_record() {
             _ => None,
         })
         .collect();
-    let quarantined = records.iter().filter(|r| matches!(&r.event, Event::Startup(s) if s.quarantined.is_some())).count();
-    let received: Vec<String> = h.stores.iter().flat_map(|s| s.received()).filter_map(|r| r.request_id).collect();
-    let lost: Vec<&String> = received.iter().filter(|id| !decided.contains(*id)).collect();
+    let quarantined = records
+        .iter()
+        .filter(|r| matches!(&r.event, Event::Startup(s) if s.quarantined.is_some()))
+        .count();
+    let received: Vec<String> = h
+        .stores
+        .iter()
+        .flat_map(|s| s.received())
+        .filter_map(|r| r.request_id)
+        .collect();
+    let lost: Vec<&String> = received
+        .iter()
+        .filter(|id| !decided.contains(*id))
+        .collect();
     println!(
         "crash: {ROUNDS} SIGKILL rounds, {} requests sent, {} reached stores, {} decision records, {quarantined} torn lines quarantined, {} records lost",
         sent.load(Ordering::SeqCst),
@@ -99,7 +126,10 @@ async fn sigkill_under_load_loses_no_record() {
         decided.len(),
         lost.len()
     );
-    assert!(lost.is_empty(), "forwarded without a surviving record: {lost:?}");
+    assert!(
+        lost.is_empty(),
+        "forwarded without a surviving record: {lost:?}"
+    );
     let (code, out, err) = run_cli(&["audit", "verify", &dir, "--key", &key]);
     assert_eq!(code, 0, "{out}\n{err}");
 }

@@ -41,13 +41,17 @@ struct RudeUpstream {
 }
 
 async fn rude_upstream(how: Rude) -> RudeUpstream {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let proxied = Arc::new(AtomicUsize::new(0));
     let count = Arc::clone(&proxied);
     tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = listener.accept().await else { continue };
+            let Ok((mut s, _)) = listener.accept().await else {
+                continue;
+            };
             let count = Arc::clone(&count);
             tokio::spawn(async move {
                 loop {
@@ -61,7 +65,9 @@ async fn rude_upstream(how: Rude) -> RudeUpstream {
                     }
                     let text = String::from_utf8_lossy(&head);
                     if text.starts_with("GET /healthz ") {
-                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                        let _ = s
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                            .await;
                         continue;
                     }
                     count.fetch_add(1, Ordering::SeqCst);
@@ -70,7 +76,9 @@ async fn rude_upstream(how: Rude) -> RudeUpstream {
                             tokio::time::sleep(Duration::from_secs(3600)).await;
                         }
                         Rude::Garbage => {
-                            let _ = s.write_all(b"\x00\x01NOT HTTP AT ALL\r\n\r\n\xff\xfe").await;
+                            let _ = s
+                                .write_all(b"\x00\x01NOT HTTP AT ALL\r\n\r\n\xff\xfe")
+                                .await;
                         }
                         Rude::ResetMidResponse => {
                             let _ = s
@@ -97,7 +105,11 @@ fn point_region(text: &mut String, region: &str, endpoint: &str, extra: &str) {
     let marker = format!("name = \"{region}\"\nregion = \"{region}\"\nendpoints = [");
     let start = text.find(&marker).expect("pool in the demo config") + marker.len();
     let end = start + text[start..].find(']').expect("endpoints end");
-    let extra = if extra.is_empty() { String::new() } else { format!("\n{extra}") };
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!("\n{extra}")
+    };
     text.replace_range(start..=end, &format!("\"{endpoint}\"]{extra}"));
 }
 
@@ -125,7 +137,11 @@ fn assert_every_forward_recorded(h: &mut Harness) -> usize {
     for store in &h.stores {
         for r in store.received() {
             let id = r.request_id.expect("a forwarded request without an id");
-            assert!(decided.contains(&(id.clone(), Some(store.region().to_string()))), "{id} reached {} with no decision record for it", store.region());
+            assert!(
+                decided.contains(&(id.clone(), Some(store.region().to_string()))),
+                "{id} reached {} with no decision record for it",
+                store.region()
+            );
             seen += 1;
         }
     }
@@ -139,7 +155,16 @@ fn us_user() -> Who {
 }
 
 fn abroad(h: &Harness) -> usize {
-    ["eu-west", "ap-southeast"].iter().map(|r| h.store(r).received().iter().filter(|x| x.jurisdiction.as_deref() == Some("US")).count()).sum()
+    ["eu-west", "ap-southeast"]
+        .iter()
+        .map(|r| {
+            h.store(r)
+                .received()
+                .iter()
+                .filter(|x| x.jurisdiction.as_deref() == Some("US"))
+                .count()
+        })
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,20 +173,50 @@ async fn rude_upstreams_get_documented_statuses() {
     for (how, status, reason) in [
         (Rude::Hang, StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
         (Rude::Garbage, StatusCode::BAD_GATEWAY, "upstream_error"),
-        (Rude::ResetBeforeAnswer, StatusCode::BAD_GATEWAY, "upstream_error"),
+        (
+            Rude::ResetBeforeAnswer,
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+        ),
     ] {
         let rude = rude_upstream(how).await;
         let url = rude.url.clone();
-        let mut h = Harness::start_with(|c| point_region(c, "us-east", &url, "request_timeout = \"700ms\"")).await;
+        let mut h = Harness::start_with(|c| {
+            point_region(c, "us-east", &url, "request_timeout = \"700ms\"")
+        })
+        .await;
         h.wait_for_region("us-east", true).await;
-        let r = h.send(us_user(), Method::GET, "/v1/messages/f1", None).await;
+        let r = h
+            .send(us_user(), Method::GET, "/v1/messages/f1", None)
+            .await;
         assert_eq!(r.status, status, "{how:?}: {:?}", r.json);
-        assert!(r.json["reason"].as_str().unwrap_or_default().starts_with(reason), "{how:?}: {:?}", r.json);
-        assert!(rude.proxied.load(Ordering::SeqCst) >= 1, "{how:?}: the rude upstream was never asked");
+        assert!(
+            r.json["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(reason),
+            "{how:?}: {:?}",
+            r.json
+        );
+        assert!(
+            rude.proxied.load(Ordering::SeqCst) >= 1,
+            "{how:?}: the rude upstream was never asked"
+        );
         assert_eq!(abroad(&h), 0, "{how:?}: US data went abroad");
         // The gateway still serves: another jurisdiction, and the same one once us-east is replaced by failover.
-        let eu = h.send(Who::user("emile", "EU"), Method::POST, "/v1/messages/e1", Some(json!({"t": 1}))).await;
-        assert_eq!(eu.status, StatusCode::CREATED, "{how:?}: the gateway stopped serving others");
+        let eu = h
+            .send(
+                Who::user("emile", "EU"),
+                Method::POST,
+                "/v1/messages/e1",
+                Some(json!({"t": 1})),
+            )
+            .await;
+        assert_eq!(
+            eu.status,
+            StatusCode::CREATED,
+            "{how:?}: the gateway stopped serving others"
+        );
         assert_every_forward_recorded(&mut h);
         survived += 1;
         println!("faults: upstream {how:?} -> {status} {reason}");
@@ -177,14 +232,31 @@ async fn rude_upstreams_get_documented_statuses() {
     let reply = h
         .raw(format!("GET /v1/messages/f2 HTTP/1.1\r\nHost: api.demo.jurisgate\r\nAuthorization: {}\r\nConnection: close\r\n\r\n", auth.unwrap()).as_bytes())
         .await;
-    let complete = reply.split_once("\r\n\r\n").is_some_and(|(_, body)| body.len() >= 1000);
-    assert!(!complete, "a reset response was passed on as complete: {reply}");
+    let complete = reply
+        .split_once("\r\n\r\n")
+        .is_some_and(|(_, body)| body.len() >= 1000);
+    assert!(
+        !complete,
+        "a reset response was passed on as complete: {reply}"
+    );
     assert_eq!(abroad(&h), 0);
-    assert_eq!(h.send(Who::user("emile", "EU"), Method::POST, "/v1/messages/e2", Some(json!({}))).await.status, StatusCode::CREATED);
+    assert_eq!(
+        h.send(
+            Who::user("emile", "EU"),
+            Method::POST,
+            "/v1/messages/e2",
+            Some(json!({}))
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
     assert_every_forward_recorded(&mut h);
     survived += 1;
     println!("faults: upstream reset mid-response -> body cut short, never completed");
-    println!("faults (upstreams): {survived} faults, {survived} survived, 0 forwarded abroad, 0 records lost");
+    println!(
+        "faults (upstreams): {survived} faults, {survived} survived, 0 forwarded abroad, 0 records lost"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,16 +271,36 @@ async fn refused_and_unresolvable_upstreams_fail_over_inside_the_jurisdiction() 
     h.wait_for_region("us-east", false).await;
     h.wait_for_region("us-west", false).await;
     for i in 0..5 {
-        let r = h.send(us_user(), Method::POST, &format!("/v1/messages/r{i}"), Some(json!({"t": i}))).await;
+        let r = h
+            .send(
+                us_user(),
+                Method::POST,
+                &format!("/v1/messages/r{i}"),
+                Some(json!({"t": i})),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.json);
         assert_eq!(r.json["reason"], "no_approved_region_available");
         assert!(h.regions_that_saw(&r.request_id).is_empty());
     }
-    assert_eq!(abroad(&h), 0, "US data went abroad while its regions were unreachable");
-    let eu = h.send(Who::user("emile", "EU"), Method::POST, "/v1/messages/e3", Some(json!({}))).await;
+    assert_eq!(
+        abroad(&h),
+        0,
+        "US data went abroad while its regions were unreachable"
+    );
+    let eu = h
+        .send(
+            Who::user("emile", "EU"),
+            Method::POST,
+            "/v1/messages/e3",
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(eu.status, StatusCode::CREATED);
     assert_every_forward_recorded(&mut h);
-    println!("faults: connection refused + DNS failure -> 503 no_approved_region_available, 0 forwarded abroad");
+    println!(
+        "faults: connection refused + DNS failure -> 503 no_approved_region_available, 0 forwarded abroad"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,7 +308,15 @@ async fn a_region_goes_down_and_comes_back() {
     let mut h = Harness::start().await;
     let send = |n: u32| {
         let h = &h;
-        async move { h.send(us_user(), Method::POST, &format!("/v1/messages/d{n}"), Some(json!({"n": n}))).await }
+        async move {
+            h.send(
+                us_user(),
+                Method::POST,
+                &format!("/v1/messages/d{n}"),
+                Some(json!({"n": n})),
+            )
+            .await
+        }
     };
     let r = send(0).await;
     assert_eq!(h.regions_that_saw(&r.request_id), ["us-east"]);
@@ -225,14 +325,22 @@ async fn a_region_goes_down_and_comes_back() {
     h.wait_for_region("us-east", false).await;
     let r = send(1).await;
     assert_eq!(r.status, StatusCode::CREATED);
-    assert_eq!(h.regions_that_saw(&r.request_id), ["us-west"], "no failover inside the US");
+    assert_eq!(
+        h.regions_that_saw(&r.request_id),
+        ["us-west"],
+        "no failover inside the US"
+    );
 
     h.store("us-west").set_up(false);
     h.wait_for_region("us-west", false).await;
     let r = send(2).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.json["reason"], "no_approved_region_available");
-    assert_eq!(abroad(&h), 0, "US data left the US while both US regions were down");
+    assert_eq!(
+        abroad(&h),
+        0,
+        "US data left the US while both US regions were down"
+    );
 
     // Back, without any restart.
     h.store("us-east").set_up(true);
@@ -242,7 +350,9 @@ async fn a_region_goes_down_and_comes_back() {
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(h.regions_that_saw(&r.request_id), ["us-east"]);
     let forwarded = assert_every_forward_recorded(&mut h);
-    println!("faults: region down and back -> failover to us-west, then 503, then recovered; {forwarded} forwarded, all recorded");
+    println!(
+        "faults: region down and back -> failover to us-west, then 503, then recovered; {forwarded} forwarded, all recorded"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,26 +364,53 @@ async fn deleting_the_policy_folder_keeps_the_loaded_policy() {
     std::fs::remove_dir_all(&h.files.policy_dir).expect("removing the policy folder");
     h.signal("HUP");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while h.metric("jurisgate_policy_reloads_total{result=\"refused\"}").await.unwrap_or(0.0) < 1.0 {
-        assert!(tokio::time::Instant::now() < deadline, "the reload of a missing policy folder was not refused");
+    while h
+        .metric("jurisgate_policy_reloads_total{result=\"refused\"}")
+        .await
+        .unwrap_or(0.0)
+        < 1.0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reload of a missing policy folder was not refused"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Still deciding with the loaded policy: US data to the US, anonymous denied.
     assert_eq!(h.policy_revision().await, before);
-    let r = h.send(us_user(), Method::POST, "/v1/messages/p1", Some(json!({}))).await;
+    let r = h
+        .send(us_user(), Method::POST, "/v1/messages/p1", Some(json!({})))
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(h.regions_that_saw(&r.request_id), ["us-east"]);
-    let anon = h.send(Who::Anonymous, Method::GET, "/v1/messages/p1", None).await;
+    let anon = h
+        .send(Who::Anonymous, Method::GET, "/v1/messages/p1", None)
+        .await;
     assert_eq!(anon.status, StatusCode::FORBIDDEN);
     let (ready, body) = h.admin_get("/readyz").await;
-    println!("faults: policy folder deleted -> reload refused, old policy serves; /readyz {ready}: {}", body.trim());
+    println!(
+        "faults: policy folder deleted -> reload refused, old policy serves; /readyz {ready}: {}",
+        body.trim()
+    );
 
-    // Put it back: the next reload is accepted.
+    // Put it back (with a trailing newline, so its revision is new and the
+    // swap shows in the metrics): the next reload is accepted.
     copy_dir(backup.path(), &h.files.policy_dir);
+    let data = h.files.policy_dir.join("data.json");
+    let text = std::fs::read_to_string(&data).expect("data.json");
+    std::fs::write(&data, format!("{text}\n")).expect("data.json");
     h.signal("HUP");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while h.metric("jurisgate_policy_reloads_total{result=\"ok\"}").await.unwrap_or(0.0) < 1.0 {
-        assert!(tokio::time::Instant::now() < deadline, "the restored policy was not reloaded");
+    while h
+        .metric("jurisgate_policy_reloads_total{result=\"ok\"}")
+        .await
+        .unwrap_or(0.0)
+        < 1.0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the restored policy was not reloaded"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_every_forward_recorded(&mut h);

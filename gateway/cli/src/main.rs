@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "jurisgate", version, about = "A data-isolation gateway: jurisdiction-aware routing, Rego policy, verifiable audit log.")]
+#[command(
+    name = "jurisgate",
+    version,
+    about = "A data-isolation gateway: jurisdiction-aware routing, Rego policy, verifiable audit log."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -10,10 +10,10 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
-use jurisgate_tls::HttpsConnector;
 use hyper_util::rt::TokioExecutor;
 use jurisgate_audit::{Event, Record};
 use jurisgate_proxy::start::Running;
+use jurisgate_tls::HttpsConnector;
 use serde_json::{Value, json};
 
 use crate::setup::{AUDIENCE, write_demo_files};
@@ -318,7 +318,11 @@ async fn run_async(opts: &DemoOptions) -> anyhow::Result<bool> {
         .map(|s| (s.region().to_string(), s.url()))
         .collect();
     let files = write_demo_files(&dir, &endpoints)?;
-    let (scheme, connector) = if opts.tls { ("https", crate::tls::enable(&files)?) } else { ("http", crate::tls::plain()) };
+    let (scheme, connector) = if opts.tls {
+        ("https", crate::tls::enable(&files)?)
+    } else {
+        ("http", crate::tls::plain())
+    };
     let config = jurisgate_config::load(&files.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let running = Running::start(&config)
         .await
@@ -334,13 +338,23 @@ async fn run_async(opts: &DemoOptions) -> anyhow::Result<bool> {
     );
     println!();
 
-    let client: Client<HttpsConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let client: Client<HttpsConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(connector);
     let mut outcomes = Vec::new();
     for step in steps() {
         if let Some(outage) = step.before {
             apply_outage(&running, &stores, outage).await?;
         }
-        outcomes.push(drive(&client, &format!("{scheme}://{addr}"), &files, &stores, &step).await?);
+        outcomes.push(
+            drive(
+                &client,
+                &format!("{scheme}://{addr}"),
+                &files,
+                &stores,
+                &step,
+            )
+            .await?,
+        );
     }
     for store in &stores {
         store.set_up(true);

@@ -315,7 +315,9 @@ impl Gateway {
             }
         };
         if close {
-            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         self.answer(facts, response, None)
     }

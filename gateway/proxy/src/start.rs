@@ -31,10 +31,15 @@ use crate::server::{self, ConnSettings};
 pub struct StartError(pub String);
 
 fn read_key(path: &Path, key: &str) -> Result<Vec<u8>, StartError> {
-    let bytes = std::fs::read(path).map_err(|e| StartError(format!("{key}: cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| StartError(format!("{key}: cannot read {}: {e}", path.display())))?;
     let trimmed = bytes.trim_ascii_end().to_vec();
     if trimmed.len() < 16 {
-        return Err(StartError(format!("{key}: {} holds {} bytes; a key needs at least 16", path.display(), trimmed.len())));
+        return Err(StartError(format!(
+            "{key}: {} holds {} bytes; a key needs at least 16",
+            path.display(),
+            trimmed.len()
+        )));
     }
     Ok(trimmed)
 }
@@ -84,10 +89,14 @@ impl Running {
 
         let mut by_jurisdiction = BTreeMap::new();
         let mut default = subject_key.clone();
-        let mut key_ids = BTreeMap::from([("subject".to_string(), subject_key.key_id().to_string())]);
+        let mut key_ids =
+            BTreeMap::from([("subject".to_string(), subject_key.key_id().to_string())]);
         for (jurisdiction, path) in &config.pseudonymization.keys {
             let p = pseudonymizer(path, &format!("pseudonymization.keys.{jurisdiction}"))?;
-            key_ids.insert(format!("pseudonymization.{jurisdiction}"), p.key_id().to_string());
+            key_ids.insert(
+                format!("pseudonymization.{jurisdiction}"),
+                p.key_id().to_string(),
+            );
             if jurisdiction == "default" {
                 default = p;
             } else {
@@ -96,9 +105,14 @@ impl Running {
         }
 
         // `{hostname}` gives each replica of one config its own origin (pod names in a StatefulSet).
-        let origin = config.audit.origin.as_deref().map_or_else(|| format!("jurisgate/{}", host_name()), |o| o.replace("{hostname}", &host_name()));
+        let origin = config.audit.origin.as_deref().map_or_else(
+            || format!("jurisgate/{}", host_name()),
+            |o| o.replace("{hostname}", &host_name()),
+        );
         if config.audit.durability == jurisgate_config::Durability::None {
-            tracing::warn!("audit.durability = \"none\": records are not synced before forwarding; a crash can lose them. Use only for benchmarks.");
+            tracing::warn!(
+                "audit.durability = \"none\": records are not synced before forwarding; a crash can lose them. Use only for benchmarks."
+            );
         }
         let audit = AuditLog::open(
             AuditOptions {
@@ -121,7 +135,10 @@ impl Running {
 
         let config_bytes = std::fs::read(&config.source).unwrap_or_default();
         audit
-            .append(Event::ConfigLoaded(ConfigLoaded { config_sha256: hex::encode(Sha256::digest(&config_bytes)), key_ids }))
+            .append(Event::ConfigLoaded(ConfigLoaded {
+                config_sha256: hex::encode(Sha256::digest(&config_bytes)),
+                key_ids,
+            }))
             .await
             .map_err(|e| StartError(format!("audit: {e}")))?;
         audit
@@ -129,19 +146,34 @@ impl Running {
             .await
             .map_err(|e| StartError(format!("audit: {e}")))?;
 
-        let pools = Arc::new(Pools::from_config(&config.pools).map_err(|e| StartError(format!("pool: {e}")))?);
-        let max_idle = config.pools.iter().map(|p| p.max_idle_per_endpoint).max().unwrap_or(256);
-        let connect_timeout = config.pools.iter().map(|p| p.connect_timeout.0).max().unwrap_or(Duration::from_secs(1));
+        let pools = Arc::new(
+            Pools::from_config(&config.pools).map_err(|e| StartError(format!("pool: {e}")))?,
+        );
+        let max_idle = config
+            .pools
+            .iter()
+            .map(|p| p.max_idle_per_endpoint)
+            .max()
+            .unwrap_or(256);
+        let connect_timeout = config
+            .pools
+            .iter()
+            .map(|p| p.connect_timeout.0)
+            .max()
+            .unwrap_or(Duration::from_secs(1));
         let mut upstream_tls = std::collections::HashMap::new();
         for pool in &config.pools {
             if let Some(tls) = &pool.tls {
                 let name = pool.name.get_ref();
-                let loaded = UpstreamTls::from_config(tls, name).map_err(|e| StartError(e.to_string()))?;
+                let loaded =
+                    UpstreamTls::from_config(tls, name).map_err(|e| StartError(e.to_string()))?;
                 upstream_tls.insert(name.clone(), Arc::new(loaded));
             }
         }
         let tls = match &config.server.tls {
-            Some(settings) => Some(Arc::new(ListenerTls::load(settings).map_err(|e| StartError(e.to_string()))?)),
+            Some(settings) => Some(Arc::new(
+                ListenerTls::load(settings).map_err(|e| StartError(e.to_string()))?,
+            )),
             None => None,
         };
 
@@ -152,7 +184,10 @@ impl Running {
             audit,
             pools: Arc::clone(&pools),
             upstreams: Upstreams::new(max_idle, connect_timeout, upstream_tls),
-            pseudonymizers: Pseudonymizers { by_jurisdiction, default },
+            pseudonymizers: Pseudonymizers {
+                by_jurisdiction,
+                default,
+            },
             limits: Limits {
                 max_body_bytes: config.server.max_body_bytes,
                 max_obligation_body_bytes: config.server.max_obligation_body_bytes,
@@ -164,7 +199,10 @@ impl Running {
             .map_err(|e| StartError(format!("server.listen {}: {e}", config.server.listen)))?;
         let proxy_addr = proxy.local_addr().map_err(|e| StartError(e.to_string()))?;
         let admin = match config.server.admin_listen {
-            Some(addr) => Some(server::bind(addr, 128).map_err(|e| StartError(format!("server.admin_listen {addr}: {e}")))?),
+            Some(addr) => Some(
+                server::bind(addr, 128)
+                    .map_err(|e| StartError(format!("server.admin_listen {addr}: {e}")))?,
+            ),
             None => None,
         };
         let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
@@ -193,7 +231,11 @@ impl Running {
         }
         if let Some(admin) = admin {
             let gateway = Arc::clone(&gateway);
-            tasks.push(tokio::spawn(server::serve_admin(admin, gateway, until_stop(stopped.clone()))));
+            tasks.push(tokio::spawn(server::serve_admin(
+                admin,
+                gateway,
+                until_stop(stopped.clone()),
+            )));
         }
         if config.policy.watch {
             let gateway = Arc::clone(&gateway);
@@ -206,21 +248,34 @@ impl Running {
         }
         if let Some(tls) = &tls {
             // New certificate files are picked up by new handshakes within a second.
-            tasks.push(tokio::spawn(Arc::clone(tls).watch(Duration::from_secs(1), until_stop(stopped.clone()))));
+            tasks.push(tokio::spawn(
+                Arc::clone(tls).watch(Duration::from_secs(1), until_stop(stopped.clone())),
+            ));
         }
         // Shipping only reads sealed files beside the writer; its failures
         // are logged and retried, never a reason to stop serving.
         let shipper = match &config.audit.ship {
             Some(ship) => {
                 let shipper = ship_target(ship, &config.audit.dir)?;
-                let (s, every, stopped) = (shipper.clone(), ship.every.0, until_stop(stopped.clone()));
+                let (s, every, stopped) =
+                    (shipper.clone(), ship.every.0, until_stop(stopped.clone()));
                 tasks.push(tokio::spawn(async move { s.run(every, stopped).await }));
                 Some((shipper, ship.final_pass_timeout.0))
             }
             None => None,
         };
         tracing::info!(%proxy_addr, admin = ?admin_addr, tls = tls.is_some(), "jurisgate serving");
-        Ok(Self { gateway, proxy_addr, admin_addr, stop, tasks, policy_dir: config.policy.dir.clone(), engine_options, tls, shipper })
+        Ok(Self {
+            gateway,
+            proxy_addr,
+            admin_addr,
+            stop,
+            tasks,
+            policy_dir: config.policy.dir.clone(),
+            engine_options,
+            tls,
+            shipper,
+        })
     }
 
     /// The proxy listener's address.
@@ -257,7 +312,9 @@ impl Running {
     /// # Errors
     /// Why the new files were refused; the previous certificates stay in use.
     pub fn reload_tls(&self) -> Result<(), String> {
-        self.tls.as_ref().map_or(Ok(()), |tls| tls.reload().map_err(|e| e.to_string()))
+        self.tls
+            .as_ref()
+            .map_or(Ok(()), |tls| tls.reload().map_err(|e| e.to_string()))
     }
 
     /// Stops accepting, finishes in-flight requests, writes the shutdown
@@ -270,13 +327,24 @@ impl Running {
         for task in self.tasks {
             let _ = task.await;
         }
-        let closed = self.gateway.audit.close(reason).await.map_err(|e| StartError(format!("audit close: {e}")));
+        let closed = self
+            .gateway
+            .audit
+            .close(reason)
+            .await
+            .map_err(|e| StartError(format!("audit close: {e}")));
         // The closed log's last segment is sealed now: ship it before exiting.
         if let Some((shipper, limit)) = self.shipper {
             match tokio::time::timeout(limit, shipper.ship_once()).await {
-                Ok(Ok(r)) => tracing::info!(files = r.uploaded.len(), "final audit shipping pass done"),
-                Ok(Err(e)) => tracing::error!(error = %e, "final audit shipping pass failed; the next start ships the rest"),
-                Err(_) => tracing::error!("final audit shipping pass timed out; the next start ships the rest"),
+                Ok(Ok(r)) => {
+                    tracing::info!(files = r.uploaded.len(), "final audit shipping pass done")
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "final audit shipping pass failed; the next start ships the rest")
+                }
+                Err(_) => tracing::error!(
+                    "final audit shipping pass timed out; the next start ships the rest"
+                ),
             }
         }
         closed
@@ -292,12 +360,18 @@ pub fn policy_loaded_event(engine: &PolicyEngine) -> Event {
         files: engine
             .files()
             .iter()
-            .map(|f| PolicyFile { path: f.path.clone(), sha256: f.sha256.clone() })
+            .map(|f| PolicyFile {
+                path: f.path.clone(),
+                sha256: f.sha256.clone(),
+            })
             .collect(),
     })
 }
 
-fn ship_target(ship: &jurisgate_config::ShipSettings, dir: &Path) -> Result<jurisgate_audit_ship::Shipper, StartError> {
+fn ship_target(
+    ship: &jurisgate_config::ShipSettings,
+    dir: &Path,
+) -> Result<jurisgate_audit_ship::Shipper, StartError> {
     use jurisgate_audit_ship::{LockMode, Retention, Shipper, Target, TargetOptions};
     let retention = ship.retention_days.map(|days| Retention {
         mode: match ship.lock_mode {
@@ -306,8 +380,13 @@ fn ship_target(ship: &jurisgate_config::ShipSettings, dir: &Path) -> Result<juri
         },
         days,
     });
-    let target = Target::open(TargetOptions { url: ship.url.clone(), endpoint: ship.endpoint.clone(), region: ship.region.clone(), retention })
-        .map_err(|e| StartError(format!("audit.ship.url: {e}")))?;
+    let target = Target::open(TargetOptions {
+        url: ship.url.clone(),
+        endpoint: ship.endpoint.clone(),
+        region: ship.region.clone(),
+        retention,
+    })
+    .map_err(|e| StartError(format!("audit.ship.url: {e}")))?;
     Ok(Shipper::new(dir, target))
 }
 

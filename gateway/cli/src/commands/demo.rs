@@ -18,6 +18,13 @@ pub(crate) struct DemoArgs {
 
 pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     super::serve::init_logging(false, "error");
-    let ok = jurisgate_demo::run(&jurisgate_demo::DemoOptions { keep: args.keep.clone(), tls: args.tls })?;
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let ok = jurisgate_demo::run(&jurisgate_demo::DemoOptions {
+        keep: args.keep.clone(),
+        tls: args.tls,
+    })?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -28,9 +28,16 @@ pub(crate) struct CheckArgs {
 
 /// Sets up logging from `RUST_LOG` (default `default_level`).
 pub(crate) fn init_logging(json: bool, default_level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| default_level.into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
@@ -61,7 +68,10 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(async move {
         let running = match jurisgate_proxy::start::Running::start(&config).await {
             Ok(r) => r,
@@ -74,7 +84,9 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         println!(
             "jurisgate: proxy listening on {}, admin on {}",
             running.proxy_addr(),
-            running.admin_addr().map_or_else(|| "none".to_string(), |a| a.to_string())
+            running
+                .admin_addr()
+                .map_or_else(|| "none".to_string(), |a| a.to_string())
         );
         let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
         let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
@@ -93,7 +105,10 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         };
-        tracing::info!(signal = reason, "shutting down: finishing in-flight requests");
+        tracing::info!(
+            signal = reason,
+            "shutting down: finishing in-flight requests"
+        );
         running.shutdown(reason).await.context("shutting down")?;
         Ok(ExitCode::SUCCESS)
     })
