@@ -99,7 +99,8 @@ fn signed(user: &str, jurisdiction: &str, ts: u64, key: &[u8]) -> String {
 async fn spoofing_never_yields_a_verified_wrong_jurisdiction() {
     let keys = tempfile::tempdir().expect("temp dir");
     let key_file = keys.path().join("identity.key");
-    std::fs::write(&key_file, IDENTITY_KEY).expect("key");
+    let hex: String = IDENTITY_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&key_file, hex).expect("key");
     let source = format!("[[attribution]]\nkind = \"signed_header\"\nheader = \"x-identity\"\nkey_file = \"{}\"\nmax_age = \"60s\"\n\n[approvals]", key_file.display());
     let mut h = Harness::start_with(|c| *c = c.replacen("[approvals]", &source, 1)).await;
     let mut cases = 0;
@@ -157,9 +158,11 @@ async fn spoofing_never_yields_a_verified_wrong_jurisdiction() {
     // Signed identity headers.
     let t = now();
     let valid = signed("emile", "EU", t, IDENTITY_KEY);
-    let r = h.send_with(Who::Anonymous, Method::POST, "/v1/messages/s4", Some(json!({})), &[("x-identity", &valid)]).await;
-    assert_eq!(r.status, StatusCode::CREATED, "a valid signed header is the control: {:?}", r.json);
-    check("valid signed header", &r, Some("EU"), &h);
+    // The control: the source works (the policy still wants a verified
+    // requester, which a signed header alone does not give, so this is
+    // refused too; its record must show the verified EU subject).
+    let control = h.send_with(Who::Anonymous, Method::POST, "/v1/messages/s4", Some(json!({})), &[("x-identity", &valid)]).await;
+    check("valid signed header", &control, Some("EU"), &h);
     let changed = valid.replace("jurisdiction=EU", "jurisdiction=US");
     for (name, value) in [
         ("replayed after max age", signed("emile", "US", t - 3600, IDENTITY_KEY)),
@@ -179,7 +182,13 @@ async fn spoofing_never_yields_a_verified_wrong_jurisdiction() {
     // The witness: no record carries a verified jurisdiction other than the truth.
     assert_eq!(h.stop(), 0);
     let mut wrong = Vec::new();
+    let mut control_verified = false;
     for r in h.records() {
+        if let Event::Decision(d) = &r.event
+            && d.request_id == control.request_id
+        {
+            control_verified = d.subject.verified && d.subject.jurisdiction == "EU" && d.subject.source == "signed_header";
+        }
         if let Event::Decision(d) = r.event
             && let Some(truth) = expect.get(&d.request_id)
             && d.subject.verified
@@ -190,4 +199,5 @@ async fn spoofing_never_yields_a_verified_wrong_jurisdiction() {
     }
     println!("attack_spoofing: {cases} cases, {} got a verified wrong jurisdiction", wrong.len());
     assert!(wrong.is_empty(), "{wrong:?}");
+    assert!(control_verified, "the valid signed header was not recorded as a verified EU subject");
 }
