@@ -177,7 +177,12 @@ pub fn parse_signed_header(value: &[u8]) -> Result<SignedIdentity, SignedHeaderE
     {
         return Err(SignedHeaderError::BadValue("jurisdiction"));
     }
-    if ts.is_empty() || ts.len() > MAX_TS_DIGITS || !ts.bytes().all(|b| b.is_ascii_digit()) {
+    // One spelling per timestamp: a leading zero would give one MAC two texts.
+    if ts.is_empty()
+        || ts.len() > MAX_TS_DIGITS
+        || !ts.bytes().all(|b| b.is_ascii_digit())
+        || (ts.len() > 1 && ts.starts_with('0'))
+    {
         return Err(SignedHeaderError::BadValue("ts"));
     }
     let ts: u64 = ts.parse().map_err(|_| SignedHeaderError::BadValue("ts"))?;

@@ -80,6 +80,10 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         };
+        // Handlers first, so a signal right after the listening line is never lost.
+        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
         // A stable line on stdout, so scripts and tests started on port 0 learn the addresses.
         println!(
             "jurisgate: proxy listening on {}, admin on {}",
@@ -88,9 +92,6 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 .admin_addr()
                 .map_or_else(|| "none".to_string(), |a| a.to_string())
         );
-        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-        let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-        let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
         let reason = loop {
             tokio::select! {
                 _ = term.recv() => break "SIGTERM",
