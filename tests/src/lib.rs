@@ -696,3 +696,18 @@ impl Drop for Harness {
         let _ = self.child.wait();
     }
 }
+
+/// The decision record of request `id`; panics (failing the test) when there is none.
+#[must_use]
+pub fn decision<'a>(
+    records: &'a [jurisgate_audit::Record],
+    id: &str,
+) -> &'a jurisgate_audit::DecisionEvent {
+    records
+        .iter()
+        .find_map(|r| match &r.event {
+            jurisgate_audit::Event::Decision(d) if d.request_id == id => Some(d.as_ref()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no decision record for {id}"))
+}

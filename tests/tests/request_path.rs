@@ -4,22 +4,9 @@
 //! record.
 
 use http::{Method, StatusCode};
-use jurisgate_audit::Event;
+use jurisgate_e2e::decision;
 use jurisgate_e2e::{Harness, Who};
 use serde_json::json;
-
-fn decision<'a>(
-    records: &'a [jurisgate_audit::Record],
-    id: &str,
-) -> &'a jurisgate_audit::DecisionEvent {
-    records
-        .iter()
-        .find_map(|r| match &r.event {
-            Event::Decision(d) if d.request_id == id => Some(d.as_ref()),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no decision record for {id}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_data_stays_in_their_jurisdiction() {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode, Version};
-use jurisgate_audit::Event;
+use jurisgate_e2e::decision;
 use jurisgate_e2e::tls::{TlsClient, TlsFront, certs_dev, server_tls_section, write_cert};
 use jurisgate_e2e::{Harness, Who};
 use jurisgate_tls::dev::{DevCa, LeafSpec};
@@ -40,19 +40,6 @@ async fn tls_gateway(
 
 fn ca_file(h: &Harness) -> PathBuf {
     h.files.dir.join("certs").join("ca.pem")
-}
-
-fn decision<'a>(
-    records: &'a [jurisgate_audit::Record],
-    id: &str,
-) -> &'a jurisgate_audit::DecisionEvent {
-    records
-        .iter()
-        .find_map(|r| match &r.event {
-            Event::Decision(d) if d.request_id == id => Some(d.as_ref()),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no decision record for {id}"))
 }
 
 /// Whether the server refuses `client`: the handshake fails, or (TLS 1.3,
