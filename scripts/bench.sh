@@ -8,6 +8,13 @@
 # Installs wrk and nginx from Debian's packages if missing, builds release
 # binaries, starts everything on loopback, and writes the figures to
 # target/bench/results.tsv and a summary to target/bench/summary.md.
+#
+# Targets: the upstream directly, nginx as a plain reverse proxy, jurisgate
+# (policy + durable audit), jurisgate (policy, audit not synced); and with
+# TLS on both sides (client -> proxy -> upstream, the upstream's certificate
+# verified against a pinned CA): the TLS upstream directly, nginx and
+# jurisgate (policy + durable audit). One `jurisgate certs dev` folder serves
+# every TLS endpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS="${1:-3}"
@@ -25,11 +32,16 @@ BIN=target/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 UP=$(free_port); NG=$(free_port); JF=$(free_port); JN=$(free_port)
+UPS=$(free_port); NGS=$(free_port); JFS=$(free_port)
+CERTS="$PWD/$OUT/run/certs"
+"$BIN"/jurisgate certs dev --out "$CERTS" >/dev/null
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
 "$BIN"/jurisgate-bench upstream --listen 127.0.0.1:"$UP" & PIDS+=($!)
+"$BIN"/jurisgate-bench upstream --listen 127.0.0.1:"$UPS" \
+  --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server-key.pem" & PIDS+=($!)
 
 cat > "$OUT"/run/nginx.conf <<NGINX
 worker_processes auto;
@@ -39,6 +51,7 @@ events { worker_connections 4096; }
 http {
   access_log off;
   upstream app { server 127.0.0.1:$UP; keepalive 256; }
+  upstream app_tls { server 127.0.0.1:$UPS; keepalive 256; }
   server {
     listen 127.0.0.1:$NG backlog=4096;
     location / {
@@ -47,28 +60,47 @@ http {
       proxy_set_header Connection "";
     }
   }
+  server {
+    listen 127.0.0.1:$NGS ssl backlog=4096;
+    ssl_certificate $CERTS/server.pem;
+    ssl_certificate_key $CERTS/server-key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      proxy_pass https://app_tls;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate $CERTS/ca.pem;
+      proxy_ssl_name localhost;
+      proxy_ssl_session_reuse on;
+    }
+  }
 }
 NGINX
 nginx -c "$PWD/$OUT/run/nginx.conf" -g 'daemon off;' & PIDS+=($!)
 
-setup() { # dir port durability -> prints config path then token
-  "$BIN"/jurisgate-bench setup --dir "$1" --upstream "http://127.0.0.1:$UP" --listen "127.0.0.1:$2" --durability "$3"
+setup() { # dir port durability [setup args…] -> prints config path then token
+  local dir=$1 port=$2 durability=$3; shift 3
+  "$BIN"/jurisgate-bench setup --dir "$dir" --listen "127.0.0.1:$port" --durability "$durability" "$@"
 }
-mapfile -t F < <(setup "$OUT/run/fsync" "$JF" fsync)
-mapfile -t N < <(setup "$OUT/run/none" "$JN" none)
+mapfile -t F < <(setup "$OUT/run/fsync" "$JF" fsync --upstream "http://127.0.0.1:$UP")
+mapfile -t N < <(setup "$OUT/run/none" "$JN" none --upstream "http://127.0.0.1:$UP")
+mapfile -t S < <(setup "$OUT/run/tls" "$JFS" fsync --upstream "https://127.0.0.1:$UPS" --tls-dir "$CERTS")
 TOKEN="${F[1]}"
 TOKEN_NONE="${N[1]}"
+TOKEN_TLS="${S[1]}"
 RUST_LOG=error "$BIN"/jurisgate serve --config "${F[0]}" >/dev/null & PIDS+=($!); JF_PID=$!
 RUST_LOG=error "$BIN"/jurisgate serve --config "${N[0]}" >/dev/null & PIDS+=($!); JN_PID=$!
+RUST_LOG=error "$BIN"/jurisgate serve --config "${S[0]}" >/dev/null & PIDS+=($!)
 
 wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
-for p in "$UP" "$NG" "$JF" "$JN"; do wait_port "$p"; done
+for p in "$UP" "$NG" "$JF" "$JN" "$UPS" "$NGS" "$JFS"; do wait_port "$p"; done
 
-run() { # name port conns token
+run() { # name port conns token [scheme]
   local line
   line=$(wrk -t2 -c"$3" -d"${SECS}"s --timeout 5s -s scripts/bench/report.lua \
         -H "Authorization: Bearer $4" -H "Host: api.demo.jurisgate" \
-        "http://127.0.0.1:$2/v1/messages/bench" | grep '^RESULT')
+        "${5:-http}://127.0.0.1:$2/v1/messages/bench" | grep '^RESULT')
   echo -e "$1\t$3\t${line#RESULT }" | tr ' ' '\t' >> "$OUT"/results.tsv
   echo "  $1 c=$3: ${line#RESULT }"
 }
@@ -80,6 +112,9 @@ for round in $(seq "$ROUNDS"); do
     run nginx "$NG" "$c" "$TOKEN"
     run jurisgate-fsync "$JF" "$c" "$TOKEN"
     run jurisgate-nosync "$JN" "$c" "$TOKEN_NONE"
+    run direct-tls "$UPS" "$c" "$TOKEN_TLS" https
+    run nginx-tls "$NGS" "$c" "$TOKEN_TLS" https
+    run jurisgate-tls-fsync "$JFS" "$c" "$TOKEN_TLS" https
   done
 done
 RSS_F=$(awk '/VmHWM/ {print $2}' /proc/"$JF_PID"/status)
@@ -98,12 +133,16 @@ print(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.r
 print("| target | conns | req/s (median) | p50 µs | p99 µs | p99.9 µs | errors | ÷ nginx | ÷ direct |")
 print("|---|---|---|---|---|---|---|---|---|")
 med = lambda xs, i: statistics.median(x[i] for x in xs)
-for conns in (64, 256):
-    base_n = med(rows[("nginx", conns)], 0); base_d = med(rows[("direct", conns)], 0)
-    for name in ("direct", "nginx", "jurisgate-fsync", "jurisgate-nosync"):
-        r = rows[(name, conns)]
-        rps = med(r, 0)
-        print(f"| {name} | {conns} | {rps:,.0f} | {med(r,1):.0f} | {med(r,2):.0f} | {med(r,3):.0f} | {sum(x[4] for x in r)} | {rps/base_n:.2f} | {rps/base_d:.2f} |")
+groups = (("", ("direct", "nginx", "jurisgate-fsync", "jurisgate-nosync")),
+          ("-tls", ("direct-tls", "nginx-tls", "jurisgate-tls-fsync")))
+for suffix, names in groups:
+    for conns in (64, 256):
+        base_n = med(rows[("nginx" + suffix, conns)], 0); base_d = med(rows[("direct" + suffix, conns)], 0)
+        for name in names:
+            r = rows[(name, conns)]
+            rps = med(r, 0)
+            print(f"| {name} | {conns} | {rps:,.0f} | {med(r,1):.0f} | {med(r,2):.0f} | {med(r,3):.0f} | {sum(x[4] for x in r)} | {rps/base_n:.2f} | {rps/base_d:.2f} |")
+print("\nRatios compare like with like: plain targets with plain nginx and the upstream, TLS targets with TLS nginx and the TLS upstream.")
 print(f"\nPeak RSS after the run: jurisgate (fsync) {int(rss_f)//1024} MiB, jurisgate (no sync) {int(rss_n)//1024} MiB.")
 PY
 cat "$OUT"/summary.md

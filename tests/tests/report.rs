@@ -581,7 +581,7 @@ fn a_synthetic_month_shows_its_planted_anomalies_and_a_bounded_sample() {
 /// the debug build the harness uses; give `target/release/jurisgate` for a
 /// figure that means something). The report is copied to
 /// `tests/output/report-big.html`. Run by hand:
-/// `cargo test -p jurisgate-e2e --test report -- --ignored --nocapture`.
+/// `cargo test -p jurisgate-e2e --test e2e report:: -- --ignored --nocapture`.
 #[test]
 #[ignore = "a measurement, minutes long: run by hand"]
 fn a_million_record_report_time_and_size() {

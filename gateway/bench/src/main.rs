@@ -2,12 +2,15 @@
 //! gateway itself.
 //!
 //! - `upstream`: a minimal, fast hyper server (the upstream every target
-//!   proxies to, and the "direct" baseline).
+//!   proxies to, and the "direct" baseline), over TLS when given a
+//!   certificate.
 //! - `audit`: durable appends per second (group commit vs one fsync per
 //!   record) and `verify` speed against SHA-256.
 //! - `setup`: writes a gateway config, keys and the Texas policy whose pools
 //!   all point at one upstream, and prints a bearer token for a US user, so
-//!   every benchmarked request is attributed, decided, audited and routed.
+//!   every benchmarked request is attributed, decided, audited and routed;
+//!   with `--tls-dir` (a `jurisgate certs dev` folder) the gateway listens
+//!   over TLS and reaches the upstream over TLS, pinned to that folder's CA.
 
 mod audit_bench;
 
@@ -23,6 +26,8 @@ use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use jurisgate_config::{ClientAuth, ServerTls, TlsVersion};
+use jurisgate_tls::ListenerTls;
 
 #[derive(Parser)]
 #[command(about = "Benchmark helpers for scripts/bench.sh")]
@@ -38,6 +43,12 @@ enum Command {
         /// Address to listen on.
         #[arg(long)]
         listen: SocketAddr,
+        /// Serve TLS with this certificate chain (PEM); needs `--tls-key`.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Measure the audit log: durable appends/s and verify records/s.
     Audit {
@@ -59,12 +70,16 @@ enum Command {
         /// Audit durability: fsync or none.
         #[arg(long, default_value = "fsync")]
         durability: String,
+        /// A `jurisgate certs dev` folder: listen over TLS with its server
+        /// certificate, and trust only its CA for the (https) upstream.
+        #[arg(long)]
+        tls_dir: Option<PathBuf>,
     },
 }
 
 const BODY: &[u8] = br#"{"id":"bench","text":"hello","region":"us-east"}"#;
 
-async fn upstream(listen: SocketAddr) -> anyhow::Result<()> {
+async fn upstream(listen: SocketAddr, tls: Option<ListenerTls>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let builder = auto::Builder::new(TokioExecutor::new());
     loop {
@@ -78,12 +93,39 @@ async fn upstream(listen: SocketAddr) -> anyhow::Result<()> {
             );
             Ok::<_, Infallible>(resp)
         });
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let builder = builder.clone();
+        match &tls {
+            None => {
+                tokio::spawn(async move {
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            Some(tls) => {
+                let acceptor = tls.acceptor();
+                tokio::spawn(async move {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// The listener TLS settings for a certificate and key, no client certificates.
+fn server_tls(cert: PathBuf, key: PathBuf) -> ServerTls {
+    ServerTls {
+        cert,
+        key,
+        client_ca: None,
+        client_auth: ClientAuth::None,
+        min_version: TlsVersion::default(),
+        sni: Vec::new(),
+        watch: false,
     }
 }
 
@@ -92,6 +134,7 @@ fn setup(
     upstream: &str,
     listen: SocketAddr,
     durability: &str,
+    tls_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let stores: Vec<(String, String)> = ["us-east", "us-west", "eu-west", "ap-southeast"]
         .iter()
@@ -108,6 +151,23 @@ fn setup(
             &format!("checkpoint_every = \"1s\"\ndurability = \"{durability}\""),
         )
         .replace("interval = \"100ms\"", "interval = \"2s\"");
+    let text = match tls_dir {
+        None => text,
+        Some(certs) => {
+            let certs = std::fs::canonicalize(certs)?;
+            let path = |name: &str| certs.join(name).display().to_string();
+            let pinned = format!(
+                "endpoints = [\"{upstream}\"]\ntls = {{ ca = \"{}\", server_name = \"localhost\" }}",
+                path("ca.pem")
+            );
+            text.replace(&format!("endpoints = [\"{upstream}\"]"), &pinned)
+                + &format!(
+                    "\n[server.tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_auth = \"none\"\n",
+                    path("server.pem"),
+                    path("server-key.pem")
+                )
+        }
+    };
     std::fs::write(&files.config, text)?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let token = files.idp.sign(&serde_json::json!({
@@ -121,11 +181,19 @@ fn setup(
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Upstream { listen } => {
+        Command::Upstream {
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(ListenerTls::load(&server_tls(cert, key))?),
+                _ => None,
+            };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(upstream(listen))
+            runtime.block_on(upstream(listen, tls))
         }
         Command::Audit { scale } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -138,6 +206,7 @@ fn main() -> anyhow::Result<()> {
             upstream,
             listen,
             durability,
-        } => setup(&dir, &upstream, listen, &durability),
+            tls_dir,
+        } => setup(&dir, &upstream, listen, &durability, tls_dir.as_deref()),
     }
 }

@@ -1,9 +1,7 @@
 //! Group commit under load: many concurrent appenders, every record durable
 //! and in order, far fewer syncs than records.
 
-mod common;
-
-use common::{Fixture, decision};
+use crate::common::{Fixture, decision};
 use jurisgate_audit::{Event, read_records, verify};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

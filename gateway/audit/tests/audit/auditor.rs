@@ -2,9 +2,7 @@
 //! check offline with only the public key (and fail when altered), and
 //! query filters.
 
-mod common;
-
-use common::{Fixture, decision};
+use crate::common::{Fixture, decision};
 use jurisgate_audit::layout::list_checkpoints;
 use jurisgate_audit::{
     Event, ProofCheckError, ProofDoc, QueryFilter, check_proof, parse_ts, prove_consistency,

@@ -6,12 +6,10 @@
 //! segments, checkpoint records and shutdown checkpoints) is built once;
 //! each case damages a fresh copy of it.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{Fixture, copy_dir, decision};
+use crate::common::{Fixture, copy_dir, decision};
 use jurisgate_audit::layout::{list_checkpoints, list_segments, segment_name};
 use jurisgate_audit::{Problem, Record, VerifyError, verify};
 use proptest::prelude::*;

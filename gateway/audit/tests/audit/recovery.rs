@@ -2,9 +2,7 @@
 //! and sequence continue, and the log still verifies. Also the two crash
 //! windows around checkpoints.
 
-mod common;
-
-use common::{Fixture, decision};
+use crate::common::{Fixture, decision};
 use jurisgate_audit::layout::{checkpoint_name, list_checkpoints};
 use jurisgate_audit::{AuditError, Event, read_records, verify};
 
