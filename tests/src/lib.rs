@@ -697,6 +697,24 @@ impl Drop for Harness {
     }
 }
 
+/// Points `region`'s pool in the demo config `text` at `endpoint` (a test's
+/// own upstream) and adds `extra` lines to that pool (e.g. a
+/// `request_timeout`); for [`Harness::start_with`].
+///
+/// # Panics
+/// When the config has no pool for `region`.
+pub fn point_region(text: &mut String, region: &str, endpoint: &str, extra: &str) {
+    let marker = format!("name = \"{region}\"\nregion = \"{region}\"\nendpoints = [");
+    let start = text.find(&marker).expect("pool in the demo config") + marker.len();
+    let end = start + text[start..].find(']').expect("endpoints end");
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!("\n{extra}")
+    };
+    text.replace_range(start..=end, &format!("\"{endpoint}\"]{extra}"));
+}
+
 /// The decision record of request `id`; panics (failing the test) when there is none.
 #[must_use]
 pub fn decision<'a>(

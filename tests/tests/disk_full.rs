@@ -1,14 +1,30 @@
-//! The audit disk full under the real gateway: the audit folder lives on a
-//! small tmpfs mounted for the test (tests run as root, so permission bits
-//! would not stop a write; a full file system does). A read-only remount is
-//! not tried: the kernel refuses it (EBUSY) while the gateway holds the
-//! segment open for writing; the audit crate's injected-error tests cover
-//! that path. While the log cannot be written, requests get 503
+//! The audit disk failing under the real gateway, two ways.
+//!
+//! **Full**: the audit folder lives on a small tmpfs mounted for the test
+//! (tests run as root, so permission bits would not stop a write; a full
+//! file system does), filled until writes fail with ENOSPC.
+//!
+//! **Read-only**: the audit folder lives on an ext4 file system in a loop
+//! file, and the test sets the immutable attribute (`chattr +i`) on the
+//! folder, its segments and its checkpoint folder while the gateway runs.
+//! The kernel then refuses every write, append, truncate and file creation
+//! there with EPERM, to root as well: the log cannot be written at all. A
+//! true read-only remount is not possible while the gateway holds its
+//! segment open for writing: the kernel refuses it with EBUSY (tried on this
+//! machine for the file system and for a read-only bind mount of it, both
+//! need the writer gone). A failing block device (a `dmsetup` `error`
+//! target) would make ext4 abort its journal, which only an unmount undoes,
+//! so recovery without a restart could not be shown that way.
+//! An immutable folder is the closest real fault that can be undone.
+//!
+//! Either way, while the log cannot be written, requests get 503
 //! `audit_unavailable`, `/readyz` says so and nothing is forwarded; when
 //! space (or write access) returns the gateway recovers without a restart,
 //! and the log verifies afterwards.
 //!
-//! When the sandbox does not allow `mount` the test says so and returns.
+//! When the sandbox does not allow `mount` (not root, no loop devices, no
+//! `mkfs.ext4`), a test says so and returns; under CI (`CI` set) it fails
+//! instead, as CI runs as root and must run it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,6 +61,63 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
     }
+}
+
+/// An ext4 file system in a loop file, mounted for one test; unmounted on
+/// drop (the immutable attribute is cleared first).
+struct LoopExt4 {
+    dir: PathBuf,
+    _parent: tempfile::TempDir,
+}
+
+impl LoopExt4 {
+    fn mount(bytes: u64) -> Option<Self> {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let image = parent.path().join("ext4.img");
+        std::fs::File::create(&image)
+            .and_then(|f| f.set_len(bytes))
+            .expect("image file");
+        let dir = parent.path().join("mnt");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let made = Command::new("mkfs.ext4")
+            .args(["-q", "-F"])
+            .arg(&image)
+            .status()
+            .is_ok_and(|s| s.success());
+        let mounted = made
+            && Command::new("mount")
+                .args(["-o", "loop"])
+                .arg(&image)
+                .arg(&dir)
+                .status()
+                .is_ok_and(|s| s.success());
+        mounted.then_some(Self {
+            dir,
+            _parent: parent,
+        })
+    }
+}
+
+impl Drop for LoopExt4 {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr")
+            .arg("-R")
+            .arg("-i")
+            .arg(&self.dir)
+            .status();
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+/// Sets (`+i`) or clears (`-i`) the immutable attribute on `dir` and
+/// everything in it.
+fn chattr(flag: &str, dir: &Path) {
+    let ok = Command::new("chattr")
+        .args(["-R", flag])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "chattr -R {flag} {}", dir.display());
 }
 
 /// Fills the file system holding `dir` with one file; returns its path.
@@ -121,7 +194,7 @@ async fn refused_while_broken(h: &Harness, n: u32, what: &str) -> u32 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn audit_disk_full_or_read_only_fails_closed_and_recovers() {
+async fn audit_disk_full_fails_closed_and_recovers() {
     let Some(fs) = Tmpfs::mount("4m") else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -175,5 +248,51 @@ async fn audit_disk_full_or_read_only_fails_closed_and_recovers() {
     println!(
         "disk_full: disk full twice -> {} x 503 audit_unavailable, 0 forwarded while full, recovered without restart both times, log verifies",
         refused_full + extra_full + refused_again + extra_again
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_folder_made_read_only_fails_closed_and_recovers() {
+    let Some(fs) = LoopExt4::mount(32 << 20) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must be able to mount an ext4 loop file system"
+        );
+        println!("disk_read_only: cannot mount a loop file system here; test not run");
+        return;
+    };
+    let audit = fs.dir.join("audit");
+    let audit_text = audit.display().to_string();
+    let mut h = Harness::start_with(|c| {
+        *c = c.replacen("dir = \"audit\"", &format!("dir = \"{audit_text}\""), 1)
+    })
+    .await;
+    assert_eq!(send(&h, 0).await.status, StatusCode::CREATED);
+
+    let mut refused = 0;
+    for round in 0..2 {
+        chattr("+i", &audit);
+        // No slack as with a full disk: the very next write is refused.
+        refused += refused_while_broken(&h, 20, "audit folder read-only").await;
+        if round == 1 {
+            // Across a checkpoint interval: the signed note cannot be
+            // written either.
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            refused += refused_while_broken(&h, 20, "read-only, after a checkpoint interval").await;
+        }
+        chattr("-i", &audit);
+        refused += until_recovered(&h, 4000 + 100 * round).await;
+        let (ready, body) = h.admin_get("/readyz").await;
+        assert_eq!(ready, StatusCode::OK, "/readyz did not recover: {body}");
+    }
+
+    assert_eq!(h.stop(), 0);
+    let status = jurisgate_audit::verify(&audit, &h.files.vkey);
+    assert!(
+        status.is_ok(),
+        "the log does not verify after the faults: {status:?}"
+    );
+    println!(
+        "disk_read_only: audit folder immutable twice (ext4, chattr +i: EPERM to root) -> {refused} x 503 audit_unavailable, 0 forwarded while read-only, recovered without restart both times, log verifies"
     );
 }

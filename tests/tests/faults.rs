@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 use jurisgate_audit::Event;
-use jurisgate_e2e::{Harness, Who};
+use jurisgate_e2e::{Harness, Who, point_region};
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -98,19 +98,6 @@ async fn rude_upstream(how: Rude) -> RudeUpstream {
         }
     });
     RudeUpstream { url, proxied }
-}
-
-/// Points `region`'s pool at `endpoint` and adds `extra` lines to it.
-fn point_region(text: &mut String, region: &str, endpoint: &str, extra: &str) {
-    let marker = format!("name = \"{region}\"\nregion = \"{region}\"\nendpoints = [");
-    let start = text.find(&marker).expect("pool in the demo config") + marker.len();
-    let end = start + text[start..].find(']').expect("endpoints end");
-    let extra = if extra.is_empty() {
-        String::new()
-    } else {
-        format!("\n{extra}")
-    };
-    text.replace_range(start..=end, &format!("\"{endpoint}\"]{extra}"));
 }
 
 /// A loopback address nothing listens on.

@@ -21,6 +21,7 @@ mod record;
 mod recover;
 mod storage;
 mod verify;
+mod view;
 mod writer;
 
 #[cfg(test)]
@@ -37,4 +38,7 @@ pub use prove::{
 pub use query::{Labeled, QueryFilter, log_origin, query, query_many};
 pub use read::read_records;
 pub use record::*;
-pub use verify::{Problem, Summary, VerifierKey, VerifyError, verify, verify_all};
+pub use verify::{
+    Problem, Progress, Summary, VerifierKey, VerifyError, verify, verify_all, verify_all_with,
+    verify_with,
+};

@@ -94,3 +94,84 @@ impl Iterator for AllLines {
         }
     }
 }
+
+/// How much of a segment [`SegmentReader`] reads at once (small in unit
+/// tests, so that they cross block boundaries and grow the buffer).
+const BLOCK: usize = if cfg!(test) { 1 << 10 } else { 16 << 20 };
+
+/// Reads one segment in large blocks of whole lines, without a copy or an
+/// allocation per line: what `verify` uses to keep up with hashing.
+pub(crate) struct SegmentReader {
+    file: File,
+    buf: Vec<u8>,
+    /// `buf[start..end]` holds bytes read but not yet handed out.
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl SegmentReader {
+    /// Opens `path`, reading into `buf` (a previous reader's, to reuse it).
+    pub(crate) fn open(path: &Path, buf: Vec<u8>) -> std::io::Result<Self> {
+        Ok(Self {
+            file: File::open(path)?,
+            buf,
+            start: 0,
+            end: 0,
+            eof: false,
+        })
+    }
+
+    /// The buffer, for the next reader.
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// The next run of lines, as read: each ends with a newline except, at
+    /// the end of the file, a final torn line. `None` at the end of the
+    /// file. A line longer than a block grows the buffer until it fits.
+    pub(crate) fn next_block(&mut self) -> std::io::Result<Option<&[u8]>> {
+        use std::io::Read as _;
+        loop {
+            let pending = &self.buf[self.start..self.end];
+            let cut = match memchr::memrchr(b'\n', pending) {
+                Some(p) => Some(p + 1),
+                None if self.eof && !pending.is_empty() => Some(pending.len()),
+                None if self.eof => return Ok(None),
+                None => None,
+            };
+            if let Some(len) = cut {
+                let start = self.start;
+                self.start += len;
+                return Ok(Some(&self.buf[start..start + len]));
+            }
+            // Keep the partial line, make room after it, read more.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if self.end == self.buf.len() {
+                self.buf.resize((self.end * 2).max(BLOCK), 0);
+            }
+            let n = self.file.read(&mut self.buf[self.end..])?;
+            self.eof = n == 0;
+            self.end += n;
+        }
+    }
+}
+
+/// The lines of a block from [`SegmentReader::next_block`]: each without
+/// its newline, and whether the newline was there.
+pub(crate) fn block_lines(block: &[u8]) -> impl Iterator<Item = (&[u8], bool)> {
+    let mut start = 0usize;
+    std::iter::from_fn(move || {
+        if start >= block.len() {
+            return None;
+        }
+        let (line, complete, next) = match memchr::memchr(b'\n', &block[start..]) {
+            Some(p) => (&block[start..start + p], true, start + p + 1),
+            None => (&block[start..], false, block.len()),
+        };
+        start = next;
+        Some((line, complete))
+    })
+}

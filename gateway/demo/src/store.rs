@@ -227,12 +227,14 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
         .and_then(|v| v.parse::<u64>().ok());
     let method = req.method().clone();
     let content_type = header("content-type").unwrap_or_default();
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    // A body cut short (the client or the gateway gave up mid-stream) is
+    // never stored as if it were whole.
+    let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) else {
+        return Ok(json(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({ "error": "the request body was cut short" }),
+        ));
+    };
     if let Some(ms) = delay_ms {
         tokio::time::sleep(std::time::Duration::from_millis(ms.min(10_000))).await;
     }

@@ -17,14 +17,23 @@
 //! Every failure (undefined, wrong shape, error, time-out, even a panic
 //! inside the engine) is a deny with reason `policy_error`. This module does
 //! not run the policy's tests; see `load_checked` for that.
+//!
+//! In front of the Rego engine sits the decision cache ([`crate::cache`]):
+//! decisions keyed on the input paths the policy's syntax tree can read
+//! ([`crate::footprint`]), built per loaded revision and so emptied by a
+//! reload. [`PolicyEngine::decide_shared`] and the `decide*` methods use it;
+//! [`PolicyEngine::evaluate`] and [`PolicyEngine::evaluate_raw`] always ask
+//! the engine.
 
 use std::num::NonZeroU32;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use regorus::utils::limits::ExecutionTimerConfig;
 
+use crate::cache::DecisionCache;
 use crate::files::{PolicySources, RegoFile};
 use crate::shape::decision_from_json;
 use crate::{Decision, EvalError, PolicyError, PolicyFileHash, PolicyInput};
@@ -107,6 +116,9 @@ pub struct PolicyEngine {
     revision: String,
     files: Vec<PolicyFileHash>,
     timeout: Duration,
+    /// Decisions by footprint; `None` when the policy may read what a key
+    /// cannot hold (or the engine is `wasm`).
+    cache: Option<DecisionCache>,
 }
 
 impl PolicyEngine {
@@ -137,6 +149,7 @@ impl PolicyEngine {
             files: loaded.files.clone(),
             timeout: opts.timeout,
             backend: Backend::Wasm(loaded),
+            cache: None,
         })
     }
 
@@ -151,13 +164,21 @@ impl PolicyEngine {
         sources: &PolicySources,
         opts: &EngineOptions,
     ) -> Result<Self, PolicyError> {
-        let template = build(sources, false, opts.timeout)?;
+        let mut template = build(sources, false, opts.timeout)?;
+        let cache = match crate::footprint::analyse(template.get_modules().iter().map(|m| &**m)) {
+            Ok(footprint) => Some(DecisionCache::new(footprint)),
+            Err(why) => {
+                tracing::info!(dir = %sources.dir.display(), %why, "decisions of this policy are not cached");
+                None
+            }
+        };
         Ok(Self {
             backend: Backend::Rego(template),
             dir: sources.dir.clone(),
             revision: sources.revision.clone(),
             files: sources.files.clone(),
             timeout: opts.timeout,
+            cache,
         })
     }
 
@@ -206,13 +227,44 @@ impl PolicyEngine {
     /// failure is [`Decision::policy_error`].
     #[must_use]
     pub fn decide_value(&self, input: &serde_json::Value) -> Decision {
-        self.evaluate(input).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, revision = %self.revision, "policy failed; denying");
-            Decision::policy_error()
-        })
+        Arc::unwrap_or_clone(self.decide_shared(input))
     }
 
-    /// Like [`Self::decide_value`], but says why there is no decision.
+    /// Decides a JSON input, from the decision cache when an input with the
+    /// same footprint was decided before (the gateway's path: a hit costs a
+    /// key and a lookup, no copy). Never panics; any failure is
+    /// [`Decision::policy_error`], and failures are never cached.
+    #[must_use]
+    pub fn decide_shared(&self, input: &serde_json::Value) -> Arc<Decision> {
+        let key = self.cache.as_ref().and_then(|c| c.key(input));
+        if let (Some(cache), Some(key)) = (&self.cache, &key)
+            && let Some(hit) = cache.get(key)
+        {
+            return hit;
+        }
+        match self.evaluate(input) {
+            Ok(decision) => {
+                let decision = Arc::new(decision);
+                if let (Some(cache), Some(key)) = (&self.cache, key) {
+                    cache.insert(key, Arc::clone(&decision));
+                }
+                decision
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, revision = %self.revision, "policy failed; denying");
+                Arc::new(Decision::policy_error())
+            }
+        }
+    }
+
+    /// The decision cache, if this policy has one.
+    #[cfg(test)]
+    pub(crate) fn cache(&self) -> Option<&DecisionCache> {
+        self.cache.as_ref()
+    }
+
+    /// Like [`Self::decide_value`], but says why there is no decision, and
+    /// always from the engine (never the decision cache).
     ///
     /// # Errors
     /// An [`EvalError`] when the decision is undefined, has the wrong shape,

@@ -14,11 +14,13 @@
 //! time-out is a deny with reason `policy_error`. This crate does not route,
 //! forward or write audit records.
 
+mod cache;
 mod check;
 mod decision;
 mod engine;
 mod error;
 pub mod files;
+mod footprint;
 mod input;
 mod permitted;
 mod probe;

@@ -15,13 +15,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, Request, Response, Uri};
-use http_body_util::{BodyExt, Limited};
+use http::{HeaderMap, Request, Response, Uri, Version};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use jurisgate_attribution::{Attribution, Attributor, PeerInfo, Pseudonymizer};
 use jurisgate_audit::{AuditLog, DecisionEvent, Event, Outcome, RequesterFacts, SubjectFacts};
@@ -45,6 +46,22 @@ const POLICY_VISIBLE_HEADERS: [&str; 3] = ["user-agent", "content-type", "accept
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest request body forwarded.
+    ///
+    /// A declared `Content-Length` over it is refused with 413
+    /// `request_body_too_large` before anything is decided, and the refusal
+    /// is recorded. A body of unknown length (HTTP/1.1 chunked, HTTP/2 DATA
+    /// without `content-length`) cannot be judged up front: it is streamed,
+    /// so its decision record (allowed, with the chosen pool and region, no
+    /// status) is already durable when the first byte leaves. When the
+    /// stream crosses the limit, the frame that crosses it is not sent, the
+    /// upstream request is aborted (the connection is closed without the
+    /// final chunk, so the upstream sees an incomplete message, never a
+    /// complete request, and at most `max_body_bytes` of body), and the
+    /// client gets 413 `request_body_too_large`. No second record is
+    /// written: the log keeps the one decision record, which truthfully
+    /// says the request was allowed and sent to that region; the cut is in
+    /// the gateway's log (a warning with the request id) and its metrics
+    /// (status 413 with that region).
     pub max_body_bytes: u64,
     /// Largest response body buffered to apply obligations.
     pub max_obligation_body_bytes: usize,
@@ -100,6 +117,10 @@ struct Facts {
     decision: Option<Arc<Decision>>,
     input: Option<serde_json::Value>,
     revision: Option<String>,
+    /// HTTP/2 (or later): connection-specific headers such as `Connection`
+    /// are forbidden (RFC 9113 §8.2.2), and one stream's refusal must not
+    /// end the connection's other streams.
+    multiplexed: bool,
 }
 
 impl Gateway {
@@ -118,6 +139,7 @@ impl Gateway {
             decision: None,
             input: None,
             revision: None,
+            multiplexed: parts.version >= Version::HTTP_2,
         };
 
         // 1. Normalise before anything reads the request, so that what is
@@ -197,13 +219,12 @@ impl Gateway {
         let started = Instant::now();
         let decision = match serde_json::to_value(&input) {
             Ok(value) => {
-                let decision = policy.decide_value(&value);
+                let decision = policy.decide_shared(&value);
                 facts.input = Some(value);
                 decision
             }
-            Err(_) => Decision::policy_error(),
+            Err(_) => Arc::new(Decision::policy_error()),
         };
-        let decision = Arc::new(decision);
         self.metrics.decision_latency.observe(started.elapsed());
         facts.decision = Some(Arc::clone(&decision));
 
@@ -216,8 +237,19 @@ impl Gateway {
             None => target.path.parse().ok(),
         };
         parts.uri = Uri::from_parts(uri_parts).unwrap_or_else(|_| Uri::from_static("/"));
-        let body = Limited::new(body, self.limits.max_body_bytes as usize)
-            .map_err(BoxError::from)
+        // A body of unknown length is streamed and cut at the limit; the
+        // flag tells a cut body apart from an upstream failure (see
+        // `Limits::max_body_bytes`).
+        let over_limit = Arc::new(AtomicBool::new(false));
+        let cut = Arc::clone(&over_limit);
+        let limit = usize::try_from(self.limits.max_body_bytes).unwrap_or(usize::MAX);
+        let body = Limited::new(body, limit)
+            .map_err(move |e| {
+                if e.is::<LengthLimitError>() {
+                    cut.store(true, Ordering::Release);
+                }
+                e
+            })
             .boxed();
         let request = Request::from_parts(parts, body);
         let permitted = match Permitted::new(request, Arc::clone(&decision)) {
@@ -252,7 +284,23 @@ impl Gateway {
         // 7. Forward, with the gateway's own headers.
         let (mut request, decision) = permitted.into_parts();
         set_upstream_headers(request.headers_mut(), &facts, &class, &selected);
-        let response = match self.upstreams.send(request, &selected).await {
+        let forwarded = self.upstreams.send(request, &selected).await;
+        if over_limit.load(Ordering::Acquire) {
+            // The client's fault, not the upstream's: no health report, and
+            // whatever the aborted upstream request produced is dropped.
+            tracing::warn!(
+                request_id = facts.id.as_str(),
+                limit = self.limits.max_body_bytes,
+                pool = %selected.pool,
+                "request body crossed max_body_bytes while streaming; upstream request aborted"
+            );
+            let response = close_if_framed(
+                &facts,
+                Refusal::PayloadTooLarge.into_response(facts.id.as_str()),
+            );
+            return self.answer(&facts, response, Some(&selected));
+        }
+        let response = match forwarded {
             Forwarded::Response(resp, took) => {
                 self.pools.report_success(&selected.endpoint);
                 self.metrics.upstream_latency.observe(took);
@@ -302,23 +350,19 @@ impl Gateway {
                 d.decision.reason = refusal.reason();
             }
         }
-        // A request refused as malformed or too large has an unread body
-        // whose framing we just called untrustworthy: reading on would parse
-        // that body as the next request (smuggling). Close the connection
-        // instead (RFC 9112 §6.3). hyper drops the header on HTTP/2.
         let close = matches!(refusal, Refusal::BadRequest(_) | Refusal::PayloadTooLarge);
-        let mut response = match self.audit.append(event).await {
+        let response = match self.audit.append(event).await {
             Ok(_) => refusal.into_response(facts.id.as_str()),
             Err(e) => {
                 tracing::error!(request_id = facts.id.as_str(), error = %e, "refusal not recorded; answering 503");
                 Refusal::AuditUnavailable.into_response(facts.id.as_str())
             }
         };
-        if close {
+        let response = if close {
+            close_if_framed(facts, response)
+        } else {
             response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
+        };
         self.answer(facts, response, None)
     }
 
@@ -338,12 +382,9 @@ impl Gateway {
             None => "refused",
         };
         self.metrics.count_request(RequestLabels {
-            route: facts
-                .class
-                .as_ref()
-                .map_or_else(|| "none".to_string(), |c| c.route.clone()),
+            route: facts.class.as_ref().map_or("none", |c| c.route.as_str()),
             decision,
-            region: to.map_or_else(|| "none".to_string(), |s| s.region.clone()),
+            region: to.map_or("none", |s| s.region.as_str()),
             status: response.status().as_u16(),
         });
         response
@@ -392,6 +433,22 @@ impl Gateway {
             .map_err(|e| Refusal::ObligationFailed(e.to_string()))?;
         Ok(Response::from_parts(parts, body))
     }
+}
+
+/// Ends an HTTP/1.x connection after `response`: the request was refused
+/// as malformed or too large, so its unread body has framing we just
+/// called untrustworthy, and reading on would parse that body as the
+/// next request (smuggling; RFC 9112 §6.3). On HTTP/2 each request is
+/// its own stream, framed by the protocol: the refused stream is reset
+/// once answered, the connection's other streams go on, and no
+/// `Connection` header is sent (RFC 9113 §8.2.2 forbids it).
+fn close_if_framed(facts: &Facts, mut response: Response<BoxBody>) -> Response<BoxBody> {
+    if !facts.multiplexed {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 fn decision_event(facts: &Facts, to: Option<&Selected>, status: Option<u16>) -> Event {

@@ -1,11 +1,18 @@
 //! Prometheus metrics, rendered as text by the admin listener. Small and
 //! hand-rolled: a few labelled counters and two latency histograms.
+//!
+//! Nothing on the request path takes a lock or allocates once a label set
+//! has been seen: the request counters live in a read-mostly map swapped
+//! whole (`arc-swap`) when a new label set appears, and each counter is an
+//! atomic shared by every version of the map.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 14] = [
@@ -47,23 +54,107 @@ impl Histogram {
     }
 }
 
-/// Labels of the request counter.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RequestLabels {
+/// Labels of the request counter, borrowed from the request's facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RequestLabels<'a> {
     /// Route name, or `none`.
-    pub route: String,
+    pub route: &'a str,
     /// `allow`, `deny` or `refused`.
     pub decision: &'static str,
     /// Region the request went to, or `none`.
-    pub region: String,
+    pub region: &'a str,
     /// Response status.
     pub status: u16,
+}
+
+/// One request counter: the labels besides the route, and the count.
+#[derive(Debug)]
+struct Series {
+    decision: &'static str,
+    region: Box<str>,
+    status: u16,
+    count: AtomicU64,
+}
+
+impl Series {
+    fn is(&self, l: &RequestLabels<'_>) -> bool {
+        self.status == l.status && self.decision == l.decision && *self.region == *l.region
+    }
+}
+
+/// Request counters by route; within a route a short list (regions ×
+/// decisions × statuses seen) searched in order.
+type SeriesMap = HashMap<Box<str>, Vec<Arc<Series>>>;
+
+/// Request counters: lock-free to count, a lock only to add a label set.
+#[derive(Debug, Default)]
+struct RequestCounters {
+    current: ArcSwap<SeriesMap>,
+    /// Serialises the rare additions so none is lost.
+    adding: Mutex<()>,
+}
+
+impl RequestCounters {
+    fn find(map: &SeriesMap, l: &RequestLabels<'_>) -> Option<Arc<Series>> {
+        map.get(l.route)?.iter().find(|s| s.is(l)).cloned()
+    }
+
+    fn increment(&self, l: &RequestLabels<'_>) {
+        if let Some(series) = self
+            .current
+            .load()
+            .get(l.route)
+            .and_then(|v| v.iter().find(|s| s.is(l)))
+        {
+            series.count.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
+        let series = Self::find(&self.current.load(), l).unwrap_or_else(|| {
+            let series = Arc::new(Series {
+                decision: l.decision,
+                region: l.region.into(),
+                status: l.status,
+                count: AtomicU64::new(0),
+            });
+            let mut next = SeriesMap::clone(&self.current.load());
+            next.entry(l.route.into())
+                .or_default()
+                .push(Arc::clone(&series));
+            self.current.store(Arc::new(next));
+            series
+        });
+        series.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Renders every counter, ordered by route, decision, region, status.
+    fn render(&self, out: &mut String) {
+        let map = self.current.load();
+        let mut all: Vec<(&str, &Series)> = map
+            .iter()
+            .flat_map(|(route, v)| v.iter().map(move |s| (&**route, &**s)))
+            .collect();
+        all.sort_by(|(ra, a), (rb, b)| {
+            (ra, a.decision, &a.region, a.status).cmp(&(rb, b.decision, &b.region, b.status))
+        });
+        for (route, s) in all {
+            let _ = writeln!(
+                out,
+                "jurisgate_requests_total{{route=\"{}\",decision=\"{}\",region=\"{}\",status=\"{}\"}} {}",
+                escape(route),
+                s.decision,
+                escape(&s.region),
+                s.status,
+                s.count.load(Ordering::Relaxed)
+            );
+        }
+    }
 }
 
 /// The gateway's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<RequestLabels, u64>>,
+    requests: RequestCounters,
     /// Time to evaluate the policy.
     pub decision_latency: Histogram,
     /// Time from forwarding to the upstream's response head.
@@ -78,10 +169,8 @@ pub struct Metrics {
 
 impl Metrics {
     /// Counts one finished request.
-    pub fn count_request(&self, labels: RequestLabels) {
-        if let Ok(mut map) = self.requests.lock() {
-            *map.entry(labels).or_default() += 1;
-        }
+    pub fn count_request(&self, labels: RequestLabels<'_>) {
+        self.requests.increment(&labels);
     }
 
     /// Renders the Prometheus text exposition, with extra gauge lines
@@ -90,18 +179,7 @@ impl Metrics {
     pub fn render(&self, extra: &str) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP jurisgate_requests_total Requests by route, decision, region and status.\n# TYPE jurisgate_requests_total counter\n");
-        if let Ok(map) = self.requests.lock() {
-            for (l, n) in map.iter() {
-                let _ = writeln!(
-                    out,
-                    "jurisgate_requests_total{{route=\"{}\",decision=\"{}\",region=\"{}\",status=\"{}\"}} {n}",
-                    escape(&l.route),
-                    l.decision,
-                    escape(&l.region),
-                    l.status
-                );
-            }
-        }
+        self.requests.render(&mut out);
         self.decision_latency.render(
             &mut out,
             "jurisgate_decision_seconds",
@@ -143,23 +221,91 @@ mod tests {
     #[test]
     fn renders_counters_and_cumulative_buckets() {
         let m = Metrics::default();
-        m.count_request(RequestLabels {
-            route: "r".into(),
+        let labels = RequestLabels {
+            route: "r",
             decision: "allow",
-            region: "us-east".into(),
+            region: "us-east",
             status: 200,
-        });
-        m.count_request(RequestLabels {
-            route: "r".into(),
-            decision: "allow",
-            region: "us-east".into(),
-            status: 200,
-        });
+        };
+        m.count_request(labels);
+        m.count_request(labels);
         m.decision_latency.observe(Duration::from_micros(3));
         m.decision_latency.observe(Duration::from_millis(3));
         let text = m.render("");
         assert!(text.contains("jurisgate_requests_total{route=\"r\",decision=\"allow\",region=\"us-east\",status=\"200\"} 2"));
         assert!(text.contains("jurisgate_decision_seconds_bucket{le=\"0.000005\"} 1"));
         assert!(text.contains("jurisgate_decision_seconds_bucket{le=\"+Inf\"} 2"));
+    }
+
+    #[test]
+    fn counters_render_in_label_order_with_escaped_values() {
+        let m = Metrics::default();
+        for (route, decision, region, status) in [
+            ("users", "deny", "none", 403),
+            ("users", "allow", "us-west", 200),
+            ("a\"b", "refused", "none", 400),
+            ("users", "allow", "us-east", 502),
+            ("users", "allow", "us-east", 200),
+        ] {
+            m.count_request(RequestLabels {
+                route,
+                decision,
+                region,
+                status,
+            });
+        }
+        let text = m.render("");
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("jurisgate_requests_total{"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                r#"jurisgate_requests_total{route="a\"b",decision="refused",region="none",status="400"} 1"#,
+                r#"jurisgate_requests_total{route="users",decision="allow",region="us-east",status="200"} 1"#,
+                r#"jurisgate_requests_total{route="users",decision="allow",region="us-east",status="502"} 1"#,
+                r#"jurisgate_requests_total{route="users",decision="allow",region="us-west",status="200"} 1"#,
+                r#"jurisgate_requests_total{route="users",decision="deny",region="none",status="403"} 1"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn concurrent_counting_loses_nothing_even_while_label_sets_are_added() {
+        let m = std::sync::Arc::new(Metrics::default());
+        const THREADS: u16 = 4;
+        const PER_THREAD: u16 = 2000;
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let m = std::sync::Arc::clone(&m);
+                std::thread::spawn(move || {
+                    for i in 0..PER_THREAD {
+                        // Statuses 200..=209: each thread adds label sets
+                        // while the others count on them.
+                        m.count_request(RequestLabels {
+                            route: "r",
+                            decision: "allow",
+                            region: if (i + t) % 2 == 0 { "eu" } else { "us" },
+                            status: 200 + i % 10,
+                        });
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let text = m.render("");
+        let counts: Vec<u64> = text
+            .lines()
+            .filter(|l| l.starts_with("jurisgate_requests_total{"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(counts.len(), 20, "{text}");
+        assert_eq!(
+            counts.iter().sum::<u64>(),
+            u64::from(THREADS) * u64::from(PER_THREAD)
+        );
     }
 }

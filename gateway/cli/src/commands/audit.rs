@@ -6,9 +6,10 @@
 //! usage or bad input (returned as `Err`, which `main` turns into 2).
 
 use std::fs::OpenOptions;
-use std::io::{self, Write as _};
+use std::io::{self, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use jurisgate_audit::{
@@ -370,7 +371,14 @@ fn verify_cmd(dirs: &[PathBuf], keys: &[String], json: bool) -> anyhow::Result<E
         .enumerate()
         .map(|(i, d)| (d.as_path(), &keys[i.min(keys.len() - 1)]))
         .collect();
-    let results = verify_all(&logs);
+    let results = if io::stderr().is_terminal() {
+        let mut bar = ProgressLine::default();
+        let results = jurisgate_audit::verify_all_with(&logs, &mut |i, p| bar.show(&dirs[i], p));
+        bar.clear();
+        results
+    } else {
+        verify_all(&logs)
+    };
     let ok = results.iter().all(Result::is_ok);
     if let ([result], [dir]) = (results.as_slice(), dirs) {
         // One folder: the output auditors' scripts already read.
@@ -402,6 +410,70 @@ fn verify_cmd(dirs: &[PathBuf], keys: &[String], json: bool) -> anyhow::Result<E
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `audit verify`'s progress on a terminal: one line on stderr, redrawn at
+/// most ten times a second, with records and bytes checked, the rate and
+/// the time left; erased before the result is printed.
+#[derive(Default)]
+struct ProgressLine {
+    /// The folder being verified and when it started.
+    current: Option<(PathBuf, Instant)>,
+    drawn: Option<Instant>,
+}
+
+impl ProgressLine {
+    fn show(&mut self, dir: &Path, p: jurisgate_audit::Progress) {
+        let now = Instant::now();
+        if self.current.as_ref().is_none_or(|(d, _)| d != dir) {
+            self.current = Some((dir.to_path_buf(), now));
+            self.drawn = None;
+        }
+        let started = self.current.as_ref().map_or(now, |(_, t)| *t);
+        if self
+            .drawn
+            .is_some_and(|t| now - t < Duration::from_millis(100))
+        {
+            return;
+        }
+        self.drawn = Some(now);
+        let mib = |b: u64| b as f64 / f64::from(1 << 20);
+        let fraction = if p.total_bytes == 0 {
+            1.0
+        } else {
+            (p.bytes as f64 / p.total_bytes as f64).min(1.0)
+        };
+        let width = 24;
+        let filled = (fraction * f64::from(width)).round() as usize;
+        let secs = (now - started).as_secs_f64();
+        let rate = if secs > 0.0 {
+            format!("{:.0} MiB/s", mib(p.bytes) / secs)
+        } else {
+            "…".to_string()
+        };
+        let left = if p.bytes > 0 && secs > 0.0 {
+            let s = secs * (p.total_bytes.saturating_sub(p.bytes)) as f64 / p.bytes as f64;
+            format!("{s:.0} s left")
+        } else {
+            "…".to_string()
+        };
+        eprint!(
+            "\r\x1b[2K{}: [{}{}] {:>3.0}% {} records, {:.1}/{:.1} MiB, {rate}, {left}",
+            dir.display(),
+            "#".repeat(filled),
+            "-".repeat(width as usize - filled),
+            fraction * 100.0,
+            p.records,
+            mib(p.bytes),
+            mib(p.total_bytes),
+        );
+    }
+
+    fn clear(&self) {
+        if self.current.is_some() {
+            eprint!("\r\x1b[2K");
+        }
+    }
 }
 
 /// Runs a future on a small runtime: the bucket clients are async, the
