@@ -10,7 +10,9 @@
 # target/bench/results.tsv and a summary to target/bench/summary.md.
 #
 # Targets: the upstream directly, nginx as a plain reverse proxy, jurisgate
-# (policy + durable audit), jurisgate (policy, audit not synced); and with
+# (policy + durable audit), the same with `runtime = "per_core"` (one
+# single-threaded runtime per core, SO_REUSEPORT listeners), jurisgate
+# (policy, audit not synced); and with
 # TLS on both sides (client -> proxy -> upstream, the upstream's certificate
 # verified against a pinned CA): the TLS upstream directly, nginx and
 # jurisgate (policy + durable audit). One `jurisgate certs dev` folder serves
@@ -31,7 +33,7 @@ cargo build --release --quiet -p jurisgate -p jurisgate-bench
 BIN=target/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-UP=$(free_port); NG=$(free_port); JF=$(free_port); JN=$(free_port)
+UP=$(free_port); NG=$(free_port); JF=$(free_port); JN=$(free_port); JP=$(free_port)
 UPS=$(free_port); NGS=$(free_port); JFS=$(free_port)
 CERTS="$PWD/$OUT/run/certs"
 "$BIN"/jurisgate certs dev --out "$CERTS" >/dev/null
@@ -85,16 +87,19 @@ setup() { # dir port durability [setup args…] -> prints config path then token
 }
 mapfile -t F < <(setup "$OUT/run/fsync" "$JF" fsync --upstream "http://127.0.0.1:$UP")
 mapfile -t N < <(setup "$OUT/run/none" "$JN" none --upstream "http://127.0.0.1:$UP")
+mapfile -t P < <(setup "$OUT/run/percore" "$JP" fsync --upstream "http://127.0.0.1:$UP" --runtime per_core)
 mapfile -t S < <(setup "$OUT/run/tls" "$JFS" fsync --upstream "https://127.0.0.1:$UPS" --tls-dir "$CERTS")
 TOKEN="${F[1]}"
 TOKEN_NONE="${N[1]}"
+TOKEN_PERCORE="${P[1]}"
 TOKEN_TLS="${S[1]}"
 RUST_LOG=error "$BIN"/jurisgate serve --config "${F[0]}" >/dev/null & PIDS+=($!); JF_PID=$!
 RUST_LOG=error "$BIN"/jurisgate serve --config "${N[0]}" >/dev/null & PIDS+=($!); JN_PID=$!
+RUST_LOG=error "$BIN"/jurisgate serve --config "${P[0]}" >/dev/null & PIDS+=($!); JP_PID=$!
 RUST_LOG=error "$BIN"/jurisgate serve --config "${S[0]}" >/dev/null & PIDS+=($!)
 
 wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
-for p in "$UP" "$NG" "$JF" "$JN" "$UPS" "$NGS" "$JFS"; do wait_port "$p"; done
+for p in "$UP" "$NG" "$JF" "$JN" "$JP" "$UPS" "$NGS" "$JFS"; do wait_port "$p"; done
 
 run() { # name port conns token [scheme]
   local line
@@ -111,6 +116,7 @@ for round in $(seq "$ROUNDS"); do
     run direct "$UP" "$c" "$TOKEN"
     run nginx "$NG" "$c" "$TOKEN"
     run jurisgate-fsync "$JF" "$c" "$TOKEN"
+    run jurisgate-fsync-percore "$JP" "$c" "$TOKEN_PERCORE"
     run jurisgate-nosync "$JN" "$c" "$TOKEN_NONE"
     run direct-tls "$UPS" "$c" "$TOKEN_TLS" https
     run nginx-tls "$NGS" "$c" "$TOKEN_TLS" https
@@ -119,10 +125,11 @@ for round in $(seq "$ROUNDS"); do
 done
 RSS_F=$(awk '/VmHWM/ {print $2}' /proc/"$JF_PID"/status)
 RSS_N=$(awk '/VmHWM/ {print $2}' /proc/"$JN_PID"/status)
+RSS_P=$(awk '/VmHWM/ {print $2}' /proc/"$JP_PID"/status)
 
-python3 - "$OUT"/results.tsv "$RSS_F" "$RSS_N" "$ROUNDS" "$SECS" > "$OUT"/summary.md <<'PY'
+python3 - "$OUT"/results.tsv "$RSS_F" "$RSS_N" "$ROUNDS" "$SECS" "$RSS_P" > "$OUT"/summary.md <<'PY'
 import statistics, sys, collections, platform, os
-path, rss_f, rss_n, rounds, secs = sys.argv[1:]
+path, rss_f, rss_n, rounds, secs, rss_p = sys.argv[1:]
 rows = collections.defaultdict(list)
 for line in open(path):
     name, conns, reqs, rps, p50, p99, p999, errs = line.split()
@@ -133,7 +140,7 @@ print(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.r
 print("| target | conns | req/s (median) | p50 µs | p99 µs | p99.9 µs | errors | ÷ nginx | ÷ direct |")
 print("|---|---|---|---|---|---|---|---|---|")
 med = lambda xs, i: statistics.median(x[i] for x in xs)
-groups = (("", ("direct", "nginx", "jurisgate-fsync", "jurisgate-nosync")),
+groups = (("", ("direct", "nginx", "jurisgate-fsync", "jurisgate-fsync-percore", "jurisgate-nosync")),
           ("-tls", ("direct-tls", "nginx-tls", "jurisgate-tls-fsync")))
 for suffix, names in groups:
     for conns in (64, 256):
@@ -143,6 +150,7 @@ for suffix, names in groups:
             rps = med(r, 0)
             print(f"| {name} | {conns} | {rps:,.0f} | {med(r,1):.0f} | {med(r,2):.0f} | {med(r,3):.0f} | {sum(x[4] for x in r)} | {rps/base_n:.2f} | {rps/base_d:.2f} |")
 print("\nRatios compare like with like: plain targets with plain nginx and the upstream, TLS targets with TLS nginx and the TLS upstream.")
-print(f"\nPeak RSS after the run: jurisgate (fsync) {int(rss_f)//1024} MiB, jurisgate (no sync) {int(rss_n)//1024} MiB.")
+print(f"\nPeak RSS after the run: jurisgate (fsync) {int(rss_f)//1024} MiB, jurisgate (no sync) {int(rss_n)//1024} MiB, "
+      f"jurisgate (fsync, per-core runtime) {int(rss_p)//1024} MiB.")
 PY
 cat "$OUT"/summary.md

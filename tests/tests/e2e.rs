@@ -16,5 +16,6 @@ mod replicas;
 mod report;
 mod request_path;
 mod resources;
+mod runtime;
 mod shipping;
 mod tls;

@@ -61,7 +61,8 @@ impl JwtIdentitySource {
                 &config.audience,
                 algorithms,
                 config.leeway.0,
-            ),
+            )
+            .with_token_cache(config.token_cache),
             jurisdiction_claim: config.jurisdiction_claim.clone(),
             kind_claim: config.requester_kind_claim.clone(),
             location_claim: config.location_claim.clone(),

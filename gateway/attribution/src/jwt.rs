@@ -7,7 +7,15 @@
 //! instead of falling back to other keys. Time claims are checked against
 //! the `now` the caller passes, so tests need no clock tricks. This module
 //! reads no headers and maps no claims to facts; the sources do.
+//!
+//! Each verifier remembers the tokens it verified ([`crate::token_cache`]):
+//! a token seen again skips every check that depends only on its bytes and
+//! the verifier's fixed keys and settings (header, `alg`, `kid`, signature,
+//! `iss`, `aud`), and gets its `exp` and `nbf` checked against `now` exactly
+//! as on a first verification. The cache and the key set are one value, so
+//! keys cannot change under cached tokens.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
@@ -16,6 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::AttributionError;
 use crate::jwks::{KeySet, VerifyKey};
+use crate::token_cache::{DEFAULT_CAPACITY, TokenCache, Verified, token_digest};
 
 /// The verified claims of a token.
 pub type Claims = Map<String, Value>;
@@ -106,19 +115,29 @@ pub fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, AttributionE
         .collect()
 }
 
-/// Verifies tokens from one issuer for one audience.
+/// Verifies tokens from one issuer for one audience. Clones share one
+/// cache of verified tokens, as they share the keys and settings.
 #[derive(Debug, Clone)]
 pub struct JwtVerifier {
-    keys: KeySet,
+    keys: Arc<LoadedKeys>,
     issuer: String,
     audience: String,
     algorithms: Vec<Algorithm>,
     leeway: u64,
 }
 
+/// A key set and the tokens verified with it: whatever replaces the keys
+/// replaces the cache with them.
+#[derive(Debug)]
+struct LoadedKeys {
+    set: KeySet,
+    verified: TokenCache,
+}
+
 impl JwtVerifier {
     /// A verifier accepting `algorithms` (already free of HMAC, see
-    /// [`parse_algorithms`]) with `leeway` on `exp` and `nbf`.
+    /// [`parse_algorithms`]) with `leeway` on `exp` and `nbf`, remembering
+    /// up to 10,000 verified tokens (see [`JwtVerifier::with_token_cache`]).
     #[must_use]
     pub fn new(
         keys: KeySet,
@@ -128,7 +147,10 @@ impl JwtVerifier {
         leeway: Duration,
     ) -> Self {
         Self {
-            keys,
+            keys: Arc::new(LoadedKeys {
+                set: keys,
+                verified: TokenCache::new(DEFAULT_CAPACITY),
+            }),
             issuer: issuer.to_string(),
             audience: audience.to_string(),
             algorithms,
@@ -136,20 +158,59 @@ impl JwtVerifier {
         }
     }
 
-    /// The claims of `token` when it verifies at time `now`.
+    /// The same verifier remembering up to `capacity` verified tokens,
+    /// starting empty; 0 remembers none, so every token is verified anew.
+    #[must_use]
+    pub fn with_token_cache(self, capacity: usize) -> Self {
+        let set = Arc::try_unwrap(self.keys).map_or_else(|shared| shared.set.clone(), |k| k.set);
+        Self {
+            keys: Arc::new(LoadedKeys {
+                set,
+                verified: TokenCache::new(capacity),
+            }),
+            ..self
+        }
+    }
+
+    /// The claims of `token` when it verifies at time `now`. A token this
+    /// verifier verified before is found by the SHA-256 of its bytes and
+    /// only has its `exp` and `nbf` checked again; failures are not kept.
     ///
     /// # Errors
     /// A [`JwtError`] saying which check failed.
-    pub fn verify(&self, token: &str, now: SystemTime) -> Result<Claims, JwtError> {
+    pub fn verify(&self, token: &str, now: SystemTime) -> Result<Arc<Claims>, JwtError> {
+        let now = unix_seconds(now);
+        let cache = &self.keys.verified;
+        let digest = (cache.capacity() > 0).then(|| token_digest(token.as_bytes()));
+        if let Some(hit) = digest.as_ref().and_then(|d| cache.get(d)) {
+            hit.validity.check(now, self.leeway)?;
+            return Ok(hit.claims);
+        }
+        let claims = self.verify_uncached(token)?;
+        let validity = check_times(&claims, now, self.leeway)?;
+        let claims = Arc::new(claims);
+        if let Some(digest) = digest {
+            let verified = Verified {
+                claims: Arc::clone(&claims),
+                validity,
+            };
+            cache.insert(digest, verified, now, self.leeway);
+        }
+        Ok(claims)
+    }
+
+    /// Every check but the time claims, which depend on `now`.
+    fn verify_uncached(&self, token: &str) -> Result<Claims, JwtError> {
         let header = decode_jwt_header(token.as_bytes())?;
         let alg = header.alg;
         if !self.algorithms.contains(&alg) {
             return Err(JwtError::AlgorithmNotAccepted(alg));
         }
-        let claims = match &header.kid {
+        match &header.kid {
             Some(kid) => {
                 let key = self
                     .keys
+                    .set
                     .by_kid(kid)
                     .ok_or_else(|| JwtError::UnknownKid(kid.clone()))?;
                 if !key.allows(alg) {
@@ -158,19 +219,17 @@ impl JwtVerifier {
                         alg,
                     });
                 }
-                self.decode(token, alg, key)?
+                self.decode(token, alg, key)
             }
-            None => self.decode_any(token, alg)?,
-        };
-        check_times(&claims, unix_seconds(now), self.leeway)?;
-        Ok(claims)
+            None => self.decode_any(token, alg),
+        }
     }
 
     /// Without a `kid`, only keys that fit `alg` are tried; a signature
     /// failure moves on to the next, any other failure is final.
     fn decode_any(&self, token: &str, alg: Algorithm) -> Result<Claims, JwtError> {
         let mut last = JwtError::NoKeyForAlgorithm(alg);
-        for key in self.keys.keys().iter().filter(|k| k.allows(alg)) {
+        for key in self.keys.set.keys().iter().filter(|k| k.allows(alg)) {
             match self.decode(token, alg, key) {
                 Ok(claims) => return Ok(claims),
                 Err(JwtError::Signature) => last = JwtError::Signature,
@@ -213,21 +272,46 @@ fn numeric_date(value: &Value) -> Option<u64> {
     })
 }
 
-fn check_times(claims: &Claims, now: u64, leeway: u64) -> Result<(), JwtError> {
+/// When a token is valid: its `exp` and optional `nbf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Validity {
+    /// The `exp` claim.
+    pub(crate) exp: u64,
+    /// The `nbf` claim, when present.
+    pub(crate) nbf: Option<u64>,
+}
+
+impl Validity {
+    /// `Ok` when the token is valid at `now`, with `leeway` on both ends.
+    pub(crate) fn check(&self, now: u64, leeway: u64) -> Result<(), JwtError> {
+        if now > self.exp.saturating_add(leeway) {
+            return Err(JwtError::Expired { exp: self.exp, now });
+        }
+        match self.nbf {
+            Some(nbf) if nbf > now.saturating_add(leeway) => {
+                Err(JwtError::NotYetValid { nbf, now })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The validity window of `claims`, when it includes `now`.
+fn check_times(claims: &Claims, now: u64, leeway: u64) -> Result<Validity, JwtError> {
     let exp = claims
         .get("exp")
         .and_then(numeric_date)
         .ok_or(JwtError::MissingExp)?;
-    if now > exp.saturating_add(leeway) {
-        return Err(JwtError::Expired { exp, now });
-    }
-    if let Some(nbf) = claims.get("nbf") {
-        let nbf = numeric_date(nbf).ok_or(JwtError::BadNbf)?;
-        if nbf > now.saturating_add(leeway) {
-            return Err(JwtError::NotYetValid { nbf, now });
-        }
-    }
-    Ok(())
+    let nbf = claims
+        .get("nbf")
+        .map(|nbf| numeric_date(nbf).ok_or(JwtError::BadNbf))
+        .transpose();
+    let validity = Validity { exp, nbf: None };
+    // An expired token is refused as expired even when its `nbf` is malformed.
+    validity.check(now, leeway)?;
+    let validity = Validity { exp, nbf: nbf? };
+    validity.check(now, leeway)?;
+    Ok(validity)
 }
 
 #[cfg(test)]
@@ -277,7 +361,7 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(
-                check_times(&claims(input.clone()), now, 30),
+                check_times(&claims(input.clone()), now, 30).map(|_| ()),
                 want,
                 "claims {input}"
             );
@@ -301,5 +385,122 @@ mod tests {
             (header.alg, header.kid.as_deref()),
             (Algorithm::EdDSA, Some("k"))
         );
+    }
+
+    /// The verifier's cache: real EdDSA tokens from the dev IdP, a cached
+    /// verifier against one that remembers nothing.
+    mod cache {
+        use super::*;
+        use crate::dev_idp::DevIdp;
+        use crate::parse_jwks;
+
+        const ISSUER: &str = "https://id.example.com";
+        const AUDIENCE: &str = "app";
+        const T: u64 = 1_800_000_000;
+
+        fn at(secs: u64) -> SystemTime {
+            UNIX_EPOCH + Duration::from_secs(secs)
+        }
+
+        fn verifier(idp: &DevIdp) -> JwtVerifier {
+            let keys = parse_jwks(idp.jwks_json().as_bytes()).unwrap();
+            JwtVerifier::new(
+                keys,
+                ISSUER,
+                AUDIENCE,
+                vec![Algorithm::EdDSA],
+                Duration::from_secs(30),
+            )
+        }
+
+        /// A cached verifier, and one that verifies every token anew.
+        fn pair(idp: &DevIdp) -> (JwtVerifier, JwtVerifier) {
+            (verifier(idp), verifier(idp).with_token_cache(0))
+        }
+
+        #[test]
+        fn a_hit_gives_the_claims_of_a_fresh_verification() {
+            let idp = DevIdp::generate(ISSUER, AUDIENCE);
+            let (cached, fresh) = pair(&idp);
+            let token = idp.sign(&idp.claims("alice", Some("US"), at(T)));
+            let first = cached.verify(&token, at(T)).unwrap();
+            assert_eq!(cached.keys.verified.len(), 1);
+            let again = cached.verify(&token, at(T + 60)).unwrap();
+            // The same allocation: the second answer came from the cache.
+            assert!(Arc::ptr_eq(&first, &again));
+            let anew = fresh.verify(&token, at(T + 60)).unwrap();
+            assert!(!Arc::ptr_eq(
+                &anew,
+                &fresh.verify(&token, at(T + 60)).unwrap()
+            ));
+            assert_eq!(*again, *anew);
+            assert_eq!(again["sub"], "alice");
+            assert_eq!(fresh.keys.verified.len(), 0);
+            // Clones share the cache, as they share the keys.
+            assert!(Arc::ptr_eq(
+                &first,
+                &cached.clone().verify(&token, at(T)).unwrap()
+            ));
+        }
+
+        #[test]
+        fn a_cached_token_is_refused_once_outside_its_validity() {
+            let idp = DevIdp::generate(ISSUER, AUDIENCE);
+            let (cached, fresh) = pair(&idp);
+            let mut claims = idp.claims("alice", Some("US"), at(T));
+            claims["nbf"] = (T + 100).into();
+            let token = idp.sign(&claims);
+            cached.verify(&token, at(T + 100)).unwrap();
+            assert_eq!(cached.keys.verified.len(), 1);
+            let exp = T + 3600;
+            let cases = [
+                (
+                    T + 69,
+                    Err(JwtError::NotYetValid {
+                        nbf: T + 100,
+                        now: T + 69,
+                    }),
+                ),
+                (T + 70, Ok(())),
+                (exp + 30, Ok(())),
+                (exp + 31, Err(JwtError::Expired { exp, now: exp + 31 })),
+                (
+                    exp + 100_000,
+                    Err(JwtError::Expired {
+                        exp,
+                        now: exp + 100_000,
+                    }),
+                ),
+            ];
+            for (now, want) in cases {
+                let got = cached.verify(&token, at(now)).map(|_| ());
+                assert_eq!(got, want, "cached, at {now}");
+                assert_eq!(
+                    fresh.verify(&token, at(now)).map(|_| ()),
+                    want,
+                    "fresh, at {now}"
+                );
+            }
+            // Refusals leave the entry alone: valid again in its window.
+            assert!(cached.verify(&token, at(T + 200)).is_ok());
+        }
+
+        #[test]
+        fn a_token_with_one_byte_changed_is_not_a_hit() {
+            let idp = DevIdp::generate(ISSUER, AUDIENCE);
+            let (cached, fresh) = pair(&idp);
+            let token = idp.sign(&idp.claims("alice", Some("US"), at(T)));
+            cached.verify(&token, at(T)).unwrap();
+            for i in 0..token.len() {
+                let mut bytes = token.clone().into_bytes();
+                bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+                let changed = String::from_utf8(bytes).unwrap();
+                let got = cached.verify(&changed, at(T));
+                assert!(got.is_err(), "byte {i} changed, still verified");
+                assert_eq!(got, fresh.verify(&changed, at(T)), "byte {i} changed");
+            }
+            // Failures are not remembered.
+            assert_eq!(cached.keys.verified.len(), 1);
+        }
     }
 }

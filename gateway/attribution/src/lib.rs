@@ -29,6 +29,7 @@ mod load;
 mod mtls;
 mod pseudonym;
 mod signed_header;
+mod token_cache;
 
 pub use approval::ApprovalVerifier;
 pub use attributor::Attributor;

@@ -10,7 +10,8 @@
 //!   all point at one upstream, and prints a bearer token for a US user, so
 //!   every benchmarked request is attributed, decided, audited and routed;
 //!   with `--tls-dir` (a `jurisgate certs dev` folder) the gateway listens
-//!   over TLS and reaches the upstream over TLS, pinned to that folder's CA.
+//!   over TLS and reaches the upstream over TLS, pinned to that folder's CA;
+//!   `--runtime per_core` sets the gateway's `server.runtime`.
 
 mod audit_bench;
 
@@ -74,6 +75,9 @@ enum Command {
         /// certificate, and trust only its CA for the (https) upstream.
         #[arg(long)]
         tls_dir: Option<PathBuf>,
+        /// The gateway's `server.runtime`: multi_thread or per_core.
+        #[arg(long, default_value = "multi_thread")]
+        runtime: String,
     },
 }
 
@@ -135,6 +139,7 @@ fn setup(
     listen: SocketAddr,
     durability: &str,
     tls_dir: Option<&std::path::Path>,
+    runtime: &str,
 ) -> anyhow::Result<()> {
     let stores: Vec<(String, String)> = ["us-east", "us-west", "eu-west", "ap-southeast"]
         .iter()
@@ -144,7 +149,9 @@ fn setup(
     let text = std::fs::read_to_string(&files.config)?
         .replace(
             "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"",
-            &format!("listen = \"{listen}\"\nadmin_listen = \"127.0.0.1:0\""),
+            &format!(
+                "listen = \"{listen}\"\nadmin_listen = \"127.0.0.1:0\"\nruntime = \"{runtime}\""
+            ),
         )
         .replace(
             "checkpoint_every = \"500ms\"",
@@ -207,6 +214,14 @@ fn main() -> anyhow::Result<()> {
             listen,
             durability,
             tls_dir,
-        } => setup(&dir, &upstream, listen, &durability, tls_dir.as_deref()),
+            runtime,
+        } => setup(
+            &dir,
+            &upstream,
+            listen,
+            &durability,
+            tls_dir.as_deref(),
+            &runtime,
+        ),
     }
 }

@@ -89,6 +89,39 @@ pub struct Server {
     /// TLS on the proxy listener. Absent means plain HTTP (h1 and h2c).
     #[serde(default)]
     pub tls: Option<ServerTls>,
+    /// How the proxy's work is spread over threads.
+    #[serde(default)]
+    pub runtime: RuntimeFlavor,
+    /// Worker threads (`multi_thread`) or runtimes (`per_core`); defaults
+    /// to the number of cores available to the process.
+    #[serde(default)]
+    pub workers: Option<Spanned<usize>>,
+}
+
+impl Server {
+    /// `workers`, or the number of cores available to the process (1 when
+    /// it cannot be told).
+    #[must_use]
+    pub fn worker_count(&self) -> usize {
+        self.workers.as_ref().map_or_else(
+            || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            |w| *w.get_ref(),
+        )
+    }
+}
+
+/// How the proxy's work is spread over threads.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeFlavor {
+    /// One work-stealing runtime with a worker thread per core; every
+    /// connection can run on any thread.
+    #[default]
+    MultiThread,
+    /// One single-threaded runtime per core, each with its own listening
+    /// socket on the same address (`SO_REUSEPORT`, the kernel spreads new
+    /// connections); a connection stays on the thread that accepted it.
+    PerCore,
 }
 
 fn default_backlog() -> u32 {
@@ -228,6 +261,10 @@ pub struct JwtSource {
     /// Clock skew allowed on `exp` and `nbf`.
     #[serde(default = "default_leeway")]
     pub leeway: Dur,
+    /// Verified tokens remembered, so a token seen again skips its signature
+    /// check (its `exp` and `nbf` are still checked); 0 turns the cache off.
+    #[serde(default = "default_token_cache")]
+    pub token_cache: usize,
 }
 
 fn default_authorization() -> String {
@@ -250,6 +287,9 @@ fn default_algorithms() -> Vec<String> {
 }
 fn default_leeway() -> Dur {
     Dur::secs(30)
+}
+fn default_token_cache() -> usize {
+    10_000
 }
 
 /// A header signed by a trusted identity service.

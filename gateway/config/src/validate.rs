@@ -83,6 +83,18 @@ fn check_server(c: &Checker<'_>, config: &mut Config) -> Result<(), ConfigError>
             "must be at least 1 (4096 is a good start)",
         ));
     }
+    if let Some(workers) = &config.server.workers
+        && !(1..=1024).contains(workers.get_ref())
+    {
+        return Err(c.err(
+            Some(workers.span()),
+            "server.workers",
+            format!(
+                "{} is out of range: give 1 to 1024, or leave it out for one per core",
+                workers.get_ref()
+            ),
+        ));
+    }
     if let Some(tls) = &mut config.server.tls {
         c.existing(&mut tls.cert, "server.tls.cert", "certificate file")?;
         c.existing(&mut tls.key, "server.tls.key", "key file")?;
@@ -534,5 +546,67 @@ mod tests {
         assert!(check_endpoint("http://host").is_err());
         assert!(check_endpoint("http://host:80/path").is_err());
         assert!(check_endpoint("http://user@host:80").is_err());
+    }
+
+    /// A minimal valid config in a temporary folder, with `server_extra`
+    /// lines added to `[server]`; returns the folder and the config's path.
+    fn config_with(server_extra: &str) -> (tempfile::TempDir, PathBuf, String) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k"), "0123456789abcdef0123456789abcdef").unwrap();
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n{server_extra}\n\n\
+             [policy]\ndir = \".\"\n\n\
+             [audit]\ndir = \"audit\"\nsigning_key = \"k\"\nsubject_key = \"k\"\n\n\
+             [[route]]\nname = \"m\"\nmatch = {{ path_prefix = \"/m\" }}\n\
+             data_class = \"protected\"\npools = [\"p\"]\n\n\
+             [[pool]]\nname = \"p\"\nregion = \"us-east\"\nendpoints = [\"http://127.0.0.1:9\"]\n"
+        );
+        let path = dir.path().join("jurisgate.toml");
+        (dir, path, text)
+    }
+
+    #[test]
+    fn runtime_defaults_to_multi_thread_on_every_core() {
+        let (_dir, path, text) = config_with("");
+        let config = crate::parse(&text, &path).unwrap();
+        assert_eq!(config.server.runtime, crate::RuntimeFlavor::MultiThread);
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(config.server.worker_count(), cores);
+    }
+
+    #[test]
+    fn per_core_runtime_and_workers_are_read() {
+        let (_dir, path, text) = config_with("runtime = \"per_core\"\nworkers = 3");
+        let config = crate::parse(&text, &path).unwrap();
+        assert_eq!(config.server.runtime, crate::RuntimeFlavor::PerCore);
+        assert_eq!(config.server.worker_count(), 3);
+    }
+
+    #[test]
+    fn an_unknown_runtime_is_an_error_at_its_line_naming_both_values() {
+        let (_dir, path, text) = config_with("backlog = 64\nruntime = \"per-core\"");
+        let err = crate::parse(&text, &path).unwrap_err();
+        assert_eq!((err.line, err.column), (Some(4), Some(11)), "{err}");
+        assert_eq!(err.key, "runtime");
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!("{}:4:11: `runtime`:", path.display())),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("per-core")
+                && shown.contains("multi_thread")
+                && shown.contains("per_core"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn zero_workers_is_an_error_at_its_line() {
+        let (_dir, path, text) = config_with("workers = 0");
+        let err = crate::parse(&text, &path).unwrap_err();
+        assert_eq!((err.line, err.column), (Some(3), Some(11)), "{err}");
+        assert_eq!(err.key, "server.workers");
+        assert!(err.message.contains("give 1 to 1024"), "{err}");
     }
 }

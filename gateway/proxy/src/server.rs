@@ -1,7 +1,9 @@
 //! The listeners: the proxy listener (HTTPS with HTTP/2 by ALPN and
 //! HTTP/1.1 when `[server.tls]` is configured; plain HTTP/1.1 and h2c when it
 //! is not) and the admin listener (`/healthz`, `/readyz`, `/metrics`), with
-//! graceful shutdown that finishes in-flight requests.
+//! graceful shutdown that finishes in-flight requests. With
+//! `runtime = "per_core"` each runtime serves its own proxy listener, all
+//! bound to one address with `SO_REUSEPORT` ([`bind_shared`]).
 //!
 //! On a TLS listener the verified client certificate, and only a verified
 //! one, becomes [`PeerInfo::client_cert`]; a plaintext request is answered
@@ -52,17 +54,51 @@ pub struct ConnSettings {
 /// # Errors
 /// When the address cannot be bound.
 pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    TcpListener::from_std(listen_socket(addr, backlog, false)?)
+}
+
+/// Binds `count` listening sockets on `addr`, each with `SO_REUSEPORT`, so
+/// the kernel spreads new connections over them (`runtime = "per_core"`).
+/// With port 0 they all share the port the first one was given. They are
+/// returned as std sockets, non-blocking, for each runtime to adopt: a
+/// tokio listener belongs to the runtime it was made in.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub fn bind_shared(
+    addr: SocketAddr,
+    backlog: u32,
+    count: usize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let mut addr = addr;
+    let mut listeners = Vec::with_capacity(count);
+    for _ in 0..count.max(1) {
+        let listener = listen_socket(addr, backlog, true)?;
+        addr = listener.local_addr()?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+fn listen_socket(
+    addr: SocketAddr,
+    backlog: u32,
+    reuse_port: bool,
+) -> std::io::Result<std::net::TcpListener> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::STREAM,
         Some(socket2::Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_nonblocking(true)?;
     socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
-    TcpListener::from_std(socket.into())
+    Ok(socket.into())
 }
 
 /// The HTTP builders: one that detects the protocol (plain listener, or TLS

@@ -4,20 +4,22 @@
 //! requests finished, `shutdown` record and final checkpoint written).
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use jurisgate_attribution::{Attributor, Pseudonymizer};
 use jurisgate_audit::{AuditLog, AuditOptions, ConfigLoaded, Event, PolicyFile, PolicyLoaded};
-use jurisgate_config::Config;
+use jurisgate_config::{Config, RuntimeFlavor};
 use jurisgate_policy::{EngineOptions, PolicyEngine};
 use jurisgate_route::Pools;
 use jurisgate_tls::{ListenerTls, UpstreamTls};
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::forward::Upstreams;
@@ -195,9 +197,19 @@ impl Running {
             metrics: Metrics::default(),
         });
 
-        let proxy = server::bind(config.server.listen, config.server.backlog)
-            .map_err(|e| StartError(format!("server.listen {}: {e}", config.server.listen)))?;
-        let proxy_addr = proxy.local_addr().map_err(|e| StartError(e.to_string()))?;
+        let workers = config.server.worker_count();
+        let listen_error =
+            |e: std::io::Error| StartError(format!("server.listen {}: {e}", config.server.listen));
+        let proxy = match config.server.runtime {
+            RuntimeFlavor::MultiThread => ProxyListeners::Shared(
+                server::bind(config.server.listen, config.server.backlog).map_err(listen_error)?,
+            ),
+            RuntimeFlavor::PerCore => ProxyListeners::PerCore(
+                server::bind_shared(config.server.listen, config.server.backlog, workers)
+                    .map_err(listen_error)?,
+            ),
+        };
+        let proxy_addr = proxy.local_addr().map_err(listen_error)?;
         let admin = match config.server.admin_listen {
             Some(addr) => Some(
                 server::bind(addr, 128)
@@ -208,11 +220,7 @@ impl Running {
         let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
 
         let (stop, stopped) = watch::channel(false);
-        let until_stop = |mut rx: watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
         let mut tasks = Vec::new();
-        let health = pools.spawn_health_checks();
         let settings = ConnSettings {
             header_read_timeout: config.server.header_read_timeout.0,
             idle_timeout: config.server.idle_timeout.0,
@@ -220,15 +228,27 @@ impl Running {
             max_headers: config.server.max_headers,
             shutdown_grace: config.server.shutdown_grace.0,
         };
-        {
-            let gateway = Arc::clone(&gateway);
-            let stopped = until_stop(stopped.clone());
-            let tls = tls.clone();
-            tasks.push(tokio::spawn(async move {
-                server::serve_proxy(proxy, gateway, settings, tls, stopped).await;
-                drop(health);
-            }));
-        }
+        let serving: Pin<Box<dyn Future<Output = ()> + Send>> = match proxy {
+            ProxyListeners::Shared(proxy) => Box::pin(server::serve_proxy(
+                proxy,
+                Arc::clone(&gateway),
+                settings,
+                tls.clone(),
+                until_stop(stopped.clone()),
+            )),
+            ProxyListeners::PerCore(listeners) => Box::pin(serve_per_core(
+                listeners,
+                &gateway,
+                settings,
+                tls.as_ref(),
+                &stopped,
+            )?),
+        };
+        let health = pools.spawn_health_checks();
+        tasks.push(tokio::spawn(async move {
+            serving.await;
+            drop(health);
+        }));
         if let Some(admin) = admin {
             let gateway = Arc::clone(&gateway);
             tasks.push(tokio::spawn(server::serve_admin(
@@ -264,7 +284,14 @@ impl Running {
             }
             None => None,
         };
-        tracing::info!(%proxy_addr, admin = ?admin_addr, tls = tls.is_some(), "jurisgate serving");
+        tracing::info!(
+            %proxy_addr,
+            admin = ?admin_addr,
+            tls = tls.is_some(),
+            runtime = ?config.server.runtime,
+            workers,
+            "jurisgate serving"
+        );
         Ok(Self {
             gateway,
             proxy_addr,
@@ -348,6 +375,99 @@ impl Running {
             }
         }
         closed
+    }
+}
+
+/// The proxy's listening sockets, bound before anything starts serving.
+enum ProxyListeners {
+    /// One listener on the runtime `start` was called on (`multi_thread`).
+    Shared(tokio::net::TcpListener),
+    /// One `SO_REUSEPORT` socket per runtime, all on one address (`per_core`).
+    PerCore(Vec<std::net::TcpListener>),
+}
+
+impl ProxyListeners {
+    /// The address they listen on.
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        match self {
+            Self::Shared(l) => l.local_addr(),
+            Self::PerCore(ls) => ls.first().map_or_else(
+                || Err(std::io::Error::other("no listening socket")),
+                std::net::TcpListener::local_addr,
+            ),
+        }
+    }
+}
+
+/// Resolves once `rx` says stop (or its sender is gone).
+async fn until_stop(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// `runtime = "per_core"`: one thread per listener, each running its own
+/// single-threaded runtime that accepts on and serves that listener until
+/// `stopped`, then drains its connections. The returned future resolves
+/// when every runtime has shut down.
+///
+/// A runtime that has drained keeps running until all have: upstream
+/// connections are shared by every runtime, each driven by the runtime
+/// that opened it, and a request still in flight elsewhere may be using one.
+fn serve_per_core(
+    listeners: Vec<std::net::TcpListener>,
+    gateway: &Arc<Gateway>,
+    settings: ConnSettings,
+    tls: Option<&Arc<ListenerTls>>,
+    stopped: &watch::Receiver<bool>,
+) -> Result<impl Future<Output = ()> + Send + use<>, StartError> {
+    let count = listeners.len();
+    let (drained_tx, drained_rx) = watch::channel(0usize);
+    let drained_tx = Arc::new(drained_tx);
+    let mut done = Vec::with_capacity(count);
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StartError(format!("server.runtime: cannot start runtime {i}: {e}")))?;
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)
+        }
+        .map_err(|e| StartError(format!("server.listen: runtime {i}: {e}")))?;
+        let gateway = Arc::clone(gateway);
+        let tls = tls.cloned();
+        let stopped = until_stop(stopped.clone());
+        let drained = Drained(Arc::clone(&drained_tx));
+        let mut all_drained = drained_rx.clone();
+        let (finished, finished_rx) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(format!("jurisgate-rt-{i}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    server::serve_proxy(listener, gateway, settings, tls, stopped).await;
+                    drop(drained);
+                    let _ = all_drained.wait_for(|n| *n >= count).await;
+                });
+                // Dropping the runtime ends whatever it still drives, before
+                // the audit log is closed.
+                drop(runtime);
+                let _ = finished.send(());
+            })
+            .map_err(|e| StartError(format!("server.runtime: cannot start thread {i}: {e}")))?;
+        done.push(finished_rx);
+    }
+    Ok(async move {
+        for finished in done {
+            let _ = finished.await;
+        }
+    })
+}
+
+/// Counts a runtime as drained when dropped, also when its thread unwinds.
+struct Drained(Arc<watch::Sender<usize>>);
+
+impl Drop for Drained {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n += 1);
     }
 }
 

@@ -118,6 +118,7 @@ impl Fixture {
             org_claim: "org".into(),
             algorithms: ["RS256", "ES256", "EdDSA"].map(String::from).to_vec(),
             leeway: Dur::secs(30),
+            token_cache: 10_000,
         })
     }
 

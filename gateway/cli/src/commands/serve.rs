@@ -68,10 +68,20 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    // With `per_core` the proxy runs on its own runtimes (started by
+    // `Running::start`, one per core); this one only keeps signals, the
+    // admin listener, reloads, health checks and shipping.
+    let runtime = match config.server.runtime {
+        jurisgate_config::RuntimeFlavor::MultiThread => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(config.server.worker_count());
+            builder
+        }
+        jurisgate_config::RuntimeFlavor::PerCore => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build()
+    .context("starting the runtime")?;
     runtime.block_on(async move {
         let running = match jurisgate_proxy::start::Running::start(&config).await {
             Ok(r) => r,
