@@ -578,8 +578,8 @@ fn a_synthetic_month_shows_its_planted_anomalies_and_a_bounded_sample() {
 
 /// Measures a big report: `REPORT_BIG_RECORDS` (default 1,000,000)
 /// records over 29 days, reported by the binary in `REPORT_BIN` (default:
-/// the debug build the harness uses; give `target/release/jurisgate` for a
-/// figure that means something). The report is copied to
+/// the debug build the harness uses; give the release binary by its absolute
+/// path, as tests run in `tests/`, for a figure that means something). The report is copied to
 /// `tests/output/report-big.html`. Run by hand:
 /// `cargo test -p jurisgate-e2e --test e2e report:: -- --ignored --nocapture`.
 #[test]
