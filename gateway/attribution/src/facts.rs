@@ -24,6 +24,21 @@ pub enum Source {
     None,
 }
 
+impl Source {
+    /// The name the policy and the audit log see (`signed_header`, …).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jwt => "jwt",
+            Self::SignedHeader => "signed_header",
+            Self::Directory => "directory",
+            Self::Mtls => "mtls",
+            Self::Geoip => "geoip",
+            Self::None => "none",
+        }
+    }
+}
+
 /// The jurisdiction written when no source gave a verified one.
 pub const UNKNOWN_JURISDICTION: &str = "unknown";
 
@@ -69,6 +84,17 @@ pub enum RequesterKind {
 }
 
 impl RequesterKind {
+    /// The name the policy and the audit log see (`employee`, …).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Service => "service",
+            Self::Employee => "employee",
+            Self::Unknown => "unknown",
+        }
+    }
+
     /// Parses a claim or config value; anything else is `Unknown`.
     #[must_use]
     pub fn parse(s: &str) -> Self {
@@ -169,4 +195,34 @@ pub struct PeerInfo {
     pub remote_addr: SocketAddr,
     /// The verified client certificate, when mTLS verified one.
     pub client_cert: Option<ClientCertIdentity>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_serialised_names() {
+        let sources = [
+            Source::Jwt,
+            Source::SignedHeader,
+            Source::Directory,
+            Source::Mtls,
+            Source::Geoip,
+            Source::None,
+        ];
+        for s in sources {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        let kinds = [
+            RequesterKind::User,
+            RequesterKind::Service,
+            RequesterKind::Employee,
+            RequesterKind::Unknown,
+        ];
+        for k in kinds {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(RequesterKind::parse(k.as_str()), k);
+        }
+    }
 }

@@ -9,6 +9,8 @@
 //! auditor can read and build on its own. This crate does not know about
 //! HTTP, policies or configuration files.
 
+mod completion;
+mod encode;
 mod error;
 mod keys;
 pub mod layout;
@@ -27,6 +29,7 @@ mod writer;
 #[cfg(test)]
 mod fail_closed_tests;
 
+pub use encode::{DecisionRef, EncodedEvent, OutcomeRef, RequesterRef, SubjectRef};
 pub use error::AuditError;
 pub use jurisgate_audit_tlog as tlog;
 pub use keys::{keygen, load_signing_key, load_verifier_key, try_keygen};

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use crate::completion::{self, Relay};
 use crate::storage::{DiskStorage, Storage};
 use crate::writer::{Msg, Writer};
-use crate::{AuditError, Event};
+use crate::{AuditError, EncodedEvent, Event};
 
 /// How hard the writer works to make a record survive a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +123,8 @@ impl Shared {
 pub struct AuditLog {
     tx: SyncSender<Msg>,
     shared: Arc<Shared>,
+    /// Where the writer hands this handle's wake-ups (see [`Self::for_this_runtime`]).
+    relay: Option<Arc<Relay>>,
 }
 
 impl AuditLog {
@@ -183,7 +186,28 @@ impl AuditLog {
         ready_rx
             .await
             .map_err(|_| AuditError::Unavailable("audit writer stopped while opening".into()))??;
-        Ok(AuditLog { tx, shared })
+        Ok(AuditLog {
+            tx,
+            shared,
+            relay: None,
+        })
+    }
+
+    /// A handle for appends made on the current tokio runtime: the writer
+    /// wakes them through one task on this runtime, once per group commit,
+    /// rather than each from its own thread (a system call per append). It
+    /// spawns that task, so call it once per runtime and share the handle.
+    /// Outside a runtime it is a plain clone. Once the runtime is gone,
+    /// appends through the handle are woken directly.
+    #[must_use]
+    pub fn for_this_runtime(&self) -> AuditLog {
+        let mut log = self.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (relay, task) = Relay::new();
+            runtime.spawn(task);
+            log.relay = Some(relay);
+        }
+        log
     }
 
     /// Appends a record and returns its sequence number once it is written
@@ -193,10 +217,19 @@ impl AuditLog {
     /// [`AuditError::Unavailable`] when the queue is full, the log is
     /// closed, or the write or sync failed: the record is not in the log.
     pub async fn append(&self, event: Event) -> Result<u64, AuditError> {
-        let (tx, rx) = oneshot::channel();
-        self.send(Msg::Append(event, tx))?;
-        rx.await
-            .map_err(|_| AuditError::Unavailable("audit writer stopped".into()))?
+        self.append_encoded(EncodedEvent::of(&event).map_err(AuditError::Encode)?)
+            .await
+    }
+
+    /// [`Self::append`] for an event already encoded by the caller (the
+    /// writer thread then only frames, hashes and writes it).
+    ///
+    /// # Errors
+    /// As [`Self::append`].
+    pub async fn append_encoded(&self, event: EncodedEvent) -> Result<u64, AuditError> {
+        let (reply, answer) = completion::channel(self.relay.clone());
+        self.send(Msg::Append(event, reply))?;
+        answer.await
     }
 
     /// The writer's health.

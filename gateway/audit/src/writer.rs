@@ -29,20 +29,21 @@ use base64::engine::general_purpose::STANDARD;
 use jurisgate_audit_tlog::{Checkpoint, CompactTree, NoteSigner, leaf_hash};
 use tokio::sync::oneshot;
 
+use crate::completion::{Answers, Reply};
 use crate::layout::{CHECKPOINT_DIR, checkpoint_name, segment_name, sync_dir};
 use crate::log::Shared;
 use crate::recover::{LastKind, recover};
 use crate::storage::{SegmentFile, Storage};
 use crate::{
-    AuditError, AuditOptions, CheckpointEvent, Durability, Event, FORMAT_VERSION, Record, Shutdown,
-    Startup, format_ts,
+    AuditError, AuditOptions, CheckpointEvent, Durability, EncodedEvent, Event, Shutdown, Startup,
+    format_ts,
 };
 
 /// Work for the writer.
 #[derive(Debug)]
 pub(crate) enum Msg {
     /// Append a record; answer with its seq once durable.
-    Append(Event, oneshot::Sender<Result<u64, AuditError>>),
+    Append(EncodedEvent, Reply),
     /// Shutdown record, final checkpoint, stop.
     Close(String, oneshot::Sender<Result<(), AuditError>>),
 }
@@ -62,6 +63,8 @@ pub(crate) struct Writer {
     /// Tree size after the latest checkpoint and its record: the log has
     /// grown since the last checkpoint iff `tree.size() > covered`.
     covered: u64,
+    /// The batch being written, kept between batches to reuse its memory.
+    buf: Vec<u8>,
 }
 
 impl Writer {
@@ -98,6 +101,7 @@ impl Writer {
             seg_len,
             dirty: false,
             tree: found.tree,
+            buf: Vec::new(),
         };
         w.publish();
         let size = w.tree.size();
@@ -106,14 +110,14 @@ impl Writer {
             && found.last_kind != Some(LastKind::Shutdown)
         {
             // Crashed between a checkpoint note and its record: add the record.
-            w.commit(vec![checkpoint_event(size, &w.tree)])?;
+            w.commit_events(vec![checkpoint_event(size, &w.tree)])?;
             w.covered = w.tree.size();
         } else if found.last_kind == Some(LastKind::Shutdown) && found.latest_note != Some(size) {
             // Crashed between the shutdown record and the final note.
             w.write_note()?;
             w.covered = size;
         }
-        w.commit(vec![Event::Startup(Startup {
+        w.commit_events(vec![Event::Startup(Startup {
             version: version.to_string(),
             recovered_records,
             quarantined: found.quarantined,
@@ -171,27 +175,29 @@ impl Writer {
         }
         if !appends.is_empty() {
             let (events, replies): (Vec<_>, Vec<_>) = appends.into_iter().unzip();
-            match self.commit(events) {
+            let mut answers = Answers::default();
+            match self.commit(&events) {
                 Ok(first) => {
-                    for (i, reply) in replies.into_iter().enumerate() {
-                        let _ = reply.send(Ok(first + i as u64));
+                    for (seq, reply) in (first..).zip(replies) {
+                        answers.answer(reply, Ok(seq));
                     }
-                    self.rotate_if_full();
                 }
                 Err(e) => {
                     let msg = e.to_string();
                     for reply in replies {
-                        let _ = reply.send(Err(AuditError::Unavailable(msg.clone())));
+                        answers.answer(reply, Err(AuditError::Unavailable(msg.clone())));
                     }
                 }
             }
+            answers.wake_all();
+            self.rotate_if_full();
         }
         let Some((reason, reply)) = close else {
             return false;
         };
         self.shared.closed.store(true, Ordering::Release);
         let result = self
-            .commit(vec![Event::Shutdown(Shutdown { reason })])
+            .commit_events(vec![Event::Shutdown(Shutdown { reason })])
             .and_then(|_| self.write_note());
         let _ = reply.send(result);
         self.shared.update(|s| s.writable = false);
@@ -200,9 +206,7 @@ impl Writer {
         for m in rest {
             let closed = || AuditError::Unavailable("audit log is closed".into());
             match m {
-                Msg::Append(_, r) => {
-                    let _ = r.send(Err(closed()));
-                }
+                Msg::Append(_, r) => r.send(Err(closed())),
                 Msg::Close(_, r) => {
                     let _ = r.send(Err(closed()));
                 }
@@ -211,28 +215,33 @@ impl Writer {
         true
     }
 
+    /// [`Self::commit`] for the writer's own events.
+    fn commit_events(&mut self, events: Vec<Event>) -> Result<u64, AuditError> {
+        let encoded = events
+            .iter()
+            .map(EncodedEvent::of)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(AuditError::Encode)?;
+        self.commit(&encoded)
+    }
+
     /// Writes `events` as consecutive records with one write and one sync.
     /// Returns the first seq. On failure nothing is acknowledged, the file
     /// is cut back to its last good length (now, or before the next try)
     /// and the status turns unhealthy.
-    fn commit(&mut self, events: Vec<Event>) -> Result<u64, AuditError> {
+    fn commit(&mut self, events: &[EncodedEvent]) -> Result<u64, AuditError> {
         if self.dirty {
             self.repair().map_err(|e| self.fail(&e))?;
         }
         let first = self.tree.size();
         let ts = format_ts(time::OffsetDateTime::now_utc());
         let mut tree = self.tree.clone();
-        let mut buf = Vec::new();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
         for event in events {
-            let record = Record {
-                v: FORMAT_VERSION,
-                seq: tree.size(),
-                ts: ts.clone(),
-                event,
-            };
-            let line = record.to_line().map_err(AuditError::Encode)?;
-            tree.push(leaf_hash(&line));
-            buf.extend_from_slice(&line);
+            let start = buf.len();
+            event.write_line(tree.size(), &ts, &mut buf);
+            tree.push(leaf_hash(&buf[start..]));
             buf.push(b'\n');
         }
         let fsync = self.opts.durability == Durability::Fsync;
@@ -240,6 +249,8 @@ impl Writer {
             .seg
             .append(&buf)
             .and_then(|()| if fsync { self.seg.sync() } else { Ok(()) });
+        let len = buf.len() as u64;
+        self.buf = buf;
         if let Err(e) = written {
             // Unacknowledged bytes (a half line, or whole lines whose sync
             // failed) must not stay in front of later records.
@@ -250,7 +261,7 @@ impl Writer {
             }
             return Err(err);
         }
-        self.seg_len += buf.len() as u64;
+        self.seg_len += len;
         self.tree = tree;
         let next = self.tree.size();
         self.shared.update(|s| {
@@ -301,7 +312,7 @@ impl Writer {
     fn checkpoint_with_record(&mut self) -> Result<(), AuditError> {
         let size = self.tree.size();
         self.write_note()?;
-        self.commit(vec![checkpoint_event(size, &self.tree)])?;
+        self.commit_events(vec![checkpoint_event(size, &self.tree)])?;
         self.covered = self.tree.size();
         Ok(())
     }

@@ -13,11 +13,19 @@
 //! reload starts empty. `tests::every_combination_decides_as_the_engine`
 //! checks the shipped policies over every combination of the fields they
 //! read.
+//!
+//! A key can be made from the input's JSON ([`DecisionCache::key`]) or
+//! straight from a typed input ([`DecisionCache::typed_key`], through
+//! [`crate::extract`]); both give the same bytes for the same input, so the
+//! two share entries.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use serde::Serialize;
+
 use crate::Decision;
+use crate::extract::PathTree;
 use crate::footprint::{Footprint, lookup};
 
 /// Entries kept before the cache starts over. Distinct keys come from
@@ -30,13 +38,30 @@ pub(crate) const CAPACITY: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct DecisionCache {
     footprint: Footprint,
+    /// The footprint's paths, made to be read from a typed input.
+    values: PathTree,
+    /// Every path of `footprint.guarded`, to note which are present.
+    guards: PathTree,
+    /// `guards`' slots for each list of `footprint.guarded`.
+    guard_slots: Vec<Vec<usize>>,
     entries: RwLock<HashMap<Box<[u8]>, Arc<Decision>>>,
 }
 
 impl DecisionCache {
     /// An empty cache for a policy with `footprint`.
     pub(crate) fn new(footprint: Footprint) -> Self {
+        let guard_paths: Vec<_> = footprint.guarded.iter().flatten().cloned().collect();
+        let guards = PathTree::presence(&guard_paths);
+        let mut slots = guards.slots().iter().copied();
+        let guard_slots = footprint
+            .guarded
+            .iter()
+            .map(|list| slots.by_ref().take(list.len()).collect())
+            .collect();
         Self {
+            values: PathTree::values(&footprint.paths),
+            guards,
+            guard_slots,
             footprint,
             entries: RwLock::new(HashMap::new()),
         }
@@ -59,6 +84,43 @@ impl DecisionCache {
             key.push(b'\n');
         }
         Some(key.into_boxed_slice())
+    }
+
+    /// The key of a typed input, byte for byte what [`Self::key`] gives for
+    /// its `serde_json::to_value`, read without building that `Value`:
+    /// `Ok(None)` when the engine must decide it.
+    ///
+    /// # Errors
+    /// When `input` holds something the typed walk cannot render exactly
+    /// (see [`crate::extract`]); [`Self::key`] on the `Value` can.
+    pub(crate) fn typed_key<T: Serialize + ?Sized>(
+        &self,
+        input: &T,
+    ) -> Result<Option<Box<[u8]>>, serde_json::Error> {
+        if !self.guard_slots.is_empty() {
+            let present = self.guards.extract(input)?;
+            let irrelevant = self
+                .guard_slots
+                .iter()
+                .all(|list| list.iter().any(|&slot| present.get(slot).is_none()));
+            if !irrelevant {
+                return Ok(None);
+            }
+        }
+        let found = self.values.extract(input)?;
+        let slots = self.values.slots();
+        let len = slots
+            .iter()
+            .map(|&slot| found.get(slot).map_or(0, <[u8]>::len) + 1)
+            .sum();
+        let mut key = Vec::with_capacity(len);
+        for &slot in slots {
+            if let Some(value) = found.get(slot) {
+                key.extend_from_slice(value);
+            }
+            key.push(b'\n');
+        }
+        Ok(Some(key.into_boxed_slice()))
     }
 
     /// The stored decision for `key`.
@@ -96,9 +158,13 @@ impl DecisionCache {
 mod tests {
     use std::path::Path;
 
+    use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use crate::{EngineOptions, PolicyEngine};
+    use super::DecisionCache;
+    use crate::extract::tests::{input_path, policy_input};
+    use crate::footprint::Footprint;
+    use crate::{EngineOptions, PolicyEngine, PolicyInput};
 
     fn shipped(set: &str) -> PolicyEngine {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -202,12 +268,9 @@ mod tests {
         })
     }
 
-    /// Every combination of the fields the shipped policies read, decided
-    /// through the cache (a miss, then hits from inputs that differ in
-    /// everything else) and by the engine alone: the decisions must be equal,
-    /// and decisions that depend on `time` must come from the engine.
-    #[test]
-    fn every_combination_decides_as_the_engine() {
+    /// Every combination of the fields the shipped policies read, for one
+    /// `variant` of everything else.
+    fn combinations(variant: usize) -> Vec<Value> {
         const JURISDICTIONS: [Option<&str>; 4] = [Some("US"), Some("EU"), Some("unknown"), None];
         const KINDS: [&str; 4] = ["user", "employee", "service", "unknown"];
         // Home (US), abroad in the EU (IE), none. Few enough combinations
@@ -218,43 +281,20 @@ mod tests {
         const METHODS: [&str; 2] = ["GET", "POST"];
         const REGIONS: [&[&str]; 3] = [&[], &["us-east"], &["us-east", "eu-west"]];
 
-        for set in ["texas", "clover"] {
-            let engine = shipped(set);
-            // Per variant: inputs compared, answered from the cache, and
-            // left to the engine because `time` could matter.
-            let (mut compared, mut hits, mut time_dependent) =
-                ([0usize; 2], [0usize; 2], [0usize; 2]);
-            for variant in 0..2 {
-                for j in JURISDICTIONS {
-                    for sv in [true, false] {
-                        for kind in KINDS {
-                            for loc in LOCATIONS {
-                                for rv in [true, false] {
-                                    for approval in APPROVALS {
-                                        for class in CLASSES {
-                                            for method in METHODS {
-                                                for regions in REGIONS {
-                                                    let i = input(
-                                                        variant, j, sv, kind, loc, rv, approval,
-                                                        class, method, regions,
-                                                    );
-                                                    let cache = engine.cache().unwrap();
-                                                    let key = cache.key(&i);
-                                                    let was_cached =
-                                                        key.as_ref().and_then(|k| cache.get(k));
-                                                    let direct = engine.evaluate(&i).unwrap();
-                                                    let decided = engine.decide_shared(&i);
-                                                    assert_eq!(*decided, direct, "{set}: {i:#}");
-                                                    if let Some(hit) = was_cached {
-                                                        assert_eq!(*hit, direct, "{set}: {i:#}");
-                                                        hits[variant] += 1;
-                                                    }
-                                                    if key.is_none() {
-                                                        time_dependent[variant] += 1;
-                                                    }
-                                                    compared[variant] += 1;
-                                                }
-                                            }
+        let mut all = Vec::new();
+        for j in JURISDICTIONS {
+            for sv in [true, false] {
+                for kind in KINDS {
+                    for loc in LOCATIONS {
+                        for rv in [true, false] {
+                            for approval in APPROVALS {
+                                for class in CLASSES {
+                                    for method in METHODS {
+                                        for regions in REGIONS {
+                                            all.push(input(
+                                                variant, j, sv, kind, loc, rv, approval, class,
+                                                method, regions,
+                                            ));
                                         }
                                     }
                                 }
@@ -263,9 +303,69 @@ mod tests {
                     }
                 }
             }
+        }
+        all
+    }
+
+    /// Every combination of the fields the shipped policies read, decided
+    /// through the cache (a miss, then hits from inputs that differ in
+    /// everything else) and by the engine alone: the decisions must be equal,
+    /// and decisions that depend on `time` must come from the engine.
+    ///
+    /// Each combination a [`PolicyInput`] can hold (all but a subject
+    /// without a jurisdiction) is also decided from its typed form by a
+    /// second engine with its own cache: the typed key must equal the
+    /// JSON's, and `decide_input` must decide as the engine.
+    #[test]
+    fn every_combination_decides_as_the_engine() {
+        for set in ["texas", "clover"] {
+            let engine = shipped(set);
+            let typed_engine = shipped(set);
+            // Per variant: inputs compared, answered from the cache, and
+            // left to the engine because `time` could matter; the same for
+            // the typed inputs.
+            let (mut compared, mut hits, mut time_dependent) =
+                ([0usize; 2], [0usize; 2], [0usize; 2]);
+            let (mut typed, mut typed_hits, mut typed_time_dependent) =
+                ([0usize; 2], [0usize; 2], [0usize; 2]);
+            for variant in 0..2 {
+                for i in combinations(variant) {
+                    let cache = engine.cache().unwrap();
+                    let key = cache.key(&i);
+                    let was_cached = key.as_ref().and_then(|k| cache.get(k));
+                    let direct = engine.evaluate(&i).unwrap();
+                    let decided = engine.decide_shared(&i);
+                    assert_eq!(*decided, direct, "{set}: {i:#}");
+                    if let Some(hit) = was_cached {
+                        assert_eq!(*hit, direct, "{set}: {i:#}");
+                        hits[variant] += 1;
+                    }
+                    if key.is_none() {
+                        time_dependent[variant] += 1;
+                    }
+                    compared[variant] += 1;
+
+                    let Ok(typed_input) = serde_json::from_value::<PolicyInput>(i.clone()) else {
+                        assert!(i["subject"].get("jurisdiction").is_none(), "{i:#}");
+                        continue;
+                    };
+                    assert_eq!(serde_json::to_value(&typed_input).unwrap(), i);
+                    let typed_key = cache.typed_key(&typed_input).unwrap();
+                    assert_eq!(typed_key, key, "{set}: {i:#}");
+                    let typed_cache = typed_engine.cache().unwrap();
+                    match &key {
+                        Some(k) if typed_cache.get(k).is_some() => typed_hits[variant] += 1,
+                        Some(_) => {}
+                        None => typed_time_dependent[variant] += 1,
+                    }
+                    let typed_decided = typed_engine.decide_input(&typed_input);
+                    assert_eq!(*typed_decided, direct, "{set}: {i:#}");
+                    typed[variant] += 1;
+                }
+            }
             let cache = engine.cache().unwrap();
             println!(
-                "{set}: {compared:?} inputs, {hits:?} hits, {time_dependent:?} left to the engine for `time`, {} entries",
+                "{set}: {compared:?} inputs, {hits:?} hits, {time_dependent:?} left to the engine for `time`, {} entries; typed {typed:?} inputs, {typed_hits:?} hits",
                 cache.len()
             );
             // The second variant differs from the first only in what the
@@ -279,6 +379,37 @@ mod tests {
             } else {
                 assert_eq!(time_dependent[0], 0);
             }
+            // Three jurisdictions of four make a typed subject; `decide_input`
+            // stored what the second variant's typed inputs hit.
+            assert_eq!(typed[0] * 4, compared[0] * 3, "{set}");
+            assert_eq!(typed[1], typed[0], "{set}");
+            assert_eq!(typed_hits[1] + typed_time_dependent[1], typed[1], "{set}");
+            assert_eq!(typed_time_dependent[0] * 4, time_dependent[0] * 3, "{set}");
+            assert_eq!(
+                typed_engine.cache().unwrap().len() * 4,
+                cache.len() * 3,
+                "{set}: one entry per typed key"
+            );
+        }
+    }
+
+    /// A footprint read in a random order, with random guard lists.
+    fn footprint() -> impl Strategy<Value = Footprint> {
+        (
+            prop::collection::vec(input_path(), 0..10),
+            prop::collection::vec(prop::collection::vec(input_path(), 1..4), 0..3),
+        )
+            .prop_map(|(paths, guarded)| Footprint { paths, guarded })
+    }
+
+    proptest! {
+        // Whatever the footprint, a typed input's key is its JSON's key,
+        // `None` (left to the engine) included.
+        #[test]
+        fn typed_keys_equal_json_keys(footprint in footprint(), input in policy_input()) {
+            let cache = DecisionCache::new(footprint);
+            let value = serde_json::to_value(&input).unwrap();
+            prop_assert_eq!(cache.typed_key(&input).unwrap(), cache.key(&value));
         }
     }
 

@@ -21,9 +21,10 @@
 //! In front of the Rego engine sits the decision cache ([`crate::cache`]):
 //! decisions keyed on the input paths the policy's syntax tree can read
 //! ([`crate::footprint`]), built per loaded revision and so emptied by a
-//! reload. [`PolicyEngine::decide_shared`] and the `decide*` methods use it;
-//! [`PolicyEngine::evaluate`] and [`PolicyEngine::evaluate_raw`] always ask
-//! the engine.
+//! reload. [`PolicyEngine::decide_input`] (for the request path: it keys a
+//! typed input without building its JSON), [`PolicyEngine::decide_shared`]
+//! and the other `decide*` methods use it; [`PolicyEngine::evaluate`] and
+//! [`PolicyEngine::evaluate_raw`] always ask the engine.
 
 use std::num::NonZeroU32;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -214,12 +215,38 @@ impl PolicyEngine {
     /// [`Decision::policy_error`].
     #[must_use]
     pub fn decide(&self, input: &PolicyInput) -> Decision {
-        match serde_json::to_value(input) {
-            Ok(v) => self.decide_value(&v),
+        Arc::unwrap_or_clone(self.decide_input(input))
+    }
+
+    /// Decides one request as [`Self::decide_shared`] does on its JSON, but
+    /// reads the cache key straight from `input`, so a cache hit builds no
+    /// `serde_json::Value`. On a miss the input becomes JSON for the engine
+    /// and the decision is stored under the key `decide_shared` would use.
+    /// Never panics; any failure is [`Decision::policy_error`], and failures
+    /// are never cached.
+    #[must_use]
+    pub fn decide_input(&self, input: &PolicyInput) -> Arc<Decision> {
+        let typed = self.cache.as_ref().map(|c| (c, c.typed_key(input)));
+        if let Some((cache, Ok(Some(key)))) = &typed
+            && let Some(hit) = cache.get(key)
+        {
+            return hit;
+        }
+        let value = match serde_json::to_value(input) {
+            Ok(value) => value,
             Err(e) => {
                 tracing::warn!(error = %e, "policy input did not serialise; denying");
-                Decision::policy_error()
+                return Arc::new(Decision::policy_error());
             }
+        };
+        match typed {
+            // A miss, or `None` when a volatile field could matter.
+            Some((_, Ok(key))) => self.evaluate_and_store(&value, key),
+            Some((_, Err(e))) => {
+                tracing::debug!(error = %e, "no cache key from the typed input; keying its JSON");
+                self.decide_shared(&value)
+            }
+            None => self.evaluate_and_store(&value, None),
         }
     }
 
@@ -242,6 +269,16 @@ impl PolicyEngine {
         {
             return hit;
         }
+        self.evaluate_and_store(input, key)
+    }
+
+    /// Asks the engine and, when it decided and there is a `key`, stores the
+    /// decision under it.
+    fn evaluate_and_store(
+        &self,
+        input: &serde_json::Value,
+        key: Option<Box<[u8]>>,
+    ) -> Arc<Decision> {
         match self.evaluate(input) {
             Ok(decision) => {
                 let decision = Arc::new(decision);
@@ -664,6 +701,53 @@ decision := {"allow": true, "regions": data.regions[input.j], "reason": "home"} 
         let v = e.package_values(&json!({"j": "US"})).unwrap();
         assert_eq!(v["home"], "US");
         assert_eq!(v["decision"]["allow"], false);
+    }
+
+    fn shipped_sample(set: &str, sample: &str) -> (PolicyEngine, serde_json::Value) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../policies")
+            .join(set);
+        let engine = PolicyEngine::load(&dir, &EngineOptions::default()).unwrap();
+        let text = std::fs::read(dir.join("samples").join(sample)).unwrap();
+        (engine, serde_json::from_slice(&text).unwrap())
+    }
+
+    #[test]
+    fn typed_and_json_inputs_share_cached_decisions() {
+        let (e, json) = shipped_sample("clover", "eu_user_write.json");
+        let typed: PolicyInput = serde_json::from_value(json.clone()).unwrap();
+        let stored = e.decide_input(&typed);
+        assert_eq!(*stored, e.evaluate(&json).unwrap());
+        assert!(Arc::ptr_eq(&stored, &e.decide_shared(&json)));
+        let mut next = typed.clone();
+        next.request.id = "01JNEXT".into();
+        next.time = "2026-11-28T09:00:00Z".into();
+        assert!(Arc::ptr_eq(&stored, &e.decide_input(&next)));
+        assert_eq!(e.decide(&next), *stored);
+
+        // The other way round: what the JSON stored, the typed input finds.
+        let (e, json) = shipped_sample("clover", "us_engineer_read.json");
+        let stored = e.decide_shared(&json);
+        let typed: PolicyInput = serde_json::from_value(json).unwrap();
+        assert!(Arc::ptr_eq(&stored, &e.decide_input(&typed)));
+    }
+
+    #[test]
+    fn an_uncached_policy_decides_typed_inputs_with_the_engine() {
+        let e = load(&[(
+            "p.rego",
+            "package jurisgate\ndecision := {\"allow\": input.subject.jurisdiction == \"EU\", \"regions\": [\"eu-west\"], \"reason\": sprintf(\"%d\", [time.now_ns()])}\n",
+        )]);
+        assert!(e.cache.is_none(), "time.now_ns makes it uncacheable");
+        let (_, json) = shipped_sample("clover", "eu_user_write.json");
+        let typed: PolicyInput = serde_json::from_value(json).unwrap();
+        let first = e.decide_input(&typed);
+        assert!(first.allow, "{first:?}");
+        assert_eq!(first.regions, ["eu-west"]);
+        assert!(
+            !Arc::ptr_eq(&first, &e.decide_input(&typed)),
+            "never stored"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod check;
 mod decision;
 mod engine;
 mod error;
+mod extract;
 pub mod files;
 mod footprint;
 mod input;

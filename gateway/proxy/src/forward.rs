@@ -26,13 +26,26 @@ use crate::respond::Refusal;
 
 type UpstreamClient = Client<HttpsConnector, BoxBody>;
 
-/// The upstream clients, shared by every request.
+/// The upstream clients and their connection pools. With
+/// `runtime = "multi_thread"` one set serves every request; with
+/// `per_core` each runtime has its own ([`Self::replica`]), so a request
+/// never waits on a connection driven by another thread.
 #[derive(Clone, Debug)]
 pub struct Upstreams {
     /// For pools without TLS settings (plain `http://` endpoints).
     plain: UpstreamClient,
     /// For pools with TLS settings, by pool name.
     by_pool: HashMap<String, UpstreamClient>,
+    /// What the clients were built from, for [`Self::replica`].
+    settings: ClientSettings,
+}
+
+/// How the upstream clients are built.
+#[derive(Clone, Debug)]
+struct ClientSettings {
+    max_idle_per_host: usize,
+    connect_timeout: Duration,
+    tls: HashMap<String, Arc<UpstreamTls>>,
 }
 
 /// What happened when forwarding.
@@ -54,6 +67,25 @@ impl Upstreams {
         connect_timeout: Duration,
         tls: HashMap<String, Arc<UpstreamTls>>,
     ) -> Self {
+        Self::build(ClientSettings {
+            max_idle_per_host,
+            connect_timeout,
+            tls,
+        })
+    }
+
+    /// New clients with the same settings and empty connection pools.
+    #[must_use]
+    pub fn replica(&self) -> Self {
+        Self::build(self.settings.clone())
+    }
+
+    fn build(settings: ClientSettings) -> Self {
+        let ClientSettings {
+            max_idle_per_host,
+            connect_timeout,
+            ..
+        } = settings;
         let client = |tls: Option<Arc<UpstreamTls>>| {
             let mut http = HttpConnector::new();
             http.set_nodelay(true);
@@ -63,13 +95,15 @@ impl Upstreams {
                 .pool_idle_timeout(Duration::from_secs(90))
                 .build(HttpsConnector::new(http, tls, connect_timeout))
         };
-        let by_pool = tls
-            .into_iter()
-            .map(|(pool, tls)| (pool, client(Some(tls))))
+        let by_pool = settings
+            .tls
+            .iter()
+            .map(|(pool, tls)| (pool.clone(), client(Some(Arc::clone(tls)))))
             .collect();
         Self {
             plain: client(None),
             by_pool,
+            settings,
         }
     }
 

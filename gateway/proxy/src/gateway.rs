@@ -25,7 +25,9 @@ use http::{HeaderMap, Request, Response, Uri, Version};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use jurisgate_attribution::{Attribution, Attributor, PeerInfo, Pseudonymizer};
-use jurisgate_audit::{AuditLog, DecisionEvent, Event, Outcome, RequesterFacts, SubjectFacts};
+use jurisgate_audit::{
+    AuditError, AuditLog, DecisionRef, EncodedEvent, OutcomeRef, RequesterRef, SubjectRef,
+};
 use jurisgate_policy::{Decision, Permitted, PolicyEngine, PolicyInput, RequestFacts, Resource};
 use jurisgate_route::{Pools, Selected};
 
@@ -96,14 +98,23 @@ pub struct Gateway {
     pub audit: AuditLog,
     /// Upstream pools and their health.
     pub pools: Arc<Pools>,
-    /// The upstream client.
-    pub upstreams: Upstreams,
     /// Obligation keys.
     pub pseudonymizers: Pseudonymizers,
     /// Size limits.
     pub limits: Limits,
     /// Metrics.
     pub metrics: Metrics,
+}
+
+/// What each runtime has of its own, so a request stays on its thread:
+/// upstream connection pools, and an audit handle whose appends the writer
+/// wakes through a task on this runtime.
+#[derive(Debug)]
+pub struct RuntimeLocal {
+    /// The upstream clients.
+    pub upstreams: Upstreams,
+    /// The audit log, as [`AuditLog::for_this_runtime`] on this runtime.
+    pub audit: AuditLog,
 }
 
 /// What the path learned about a request, for its audit record.
@@ -115,8 +126,9 @@ struct Facts {
     attribution: Option<Attribution>,
     class: Option<Arc<Classification>>,
     decision: Option<Arc<Decision>>,
-    input: Option<serde_json::Value>,
-    revision: Option<String>,
+    input: Option<PolicyInput>,
+    /// The policy that decided (its revision goes into the record).
+    policy: Option<Arc<PolicyEngine>>,
     /// HTTP/2 (or later): connection-specific headers such as `Connection`
     /// are forbidden (RFC 9113 §8.2.2), and one stream's refusal must not
     /// end the connection's other streams.
@@ -124,9 +136,15 @@ struct Facts {
 }
 
 impl Gateway {
-    /// Handles one client request end to end. Never fails: every problem
-    /// becomes a refusal with a status and a reason.
-    pub async fn handle(&self, req: Request<Incoming>, peer: &PeerInfo) -> Response<BoxBody> {
+    /// Handles one client request end to end, recording and forwarding
+    /// through `local` (the calling runtime's own handles). Never fails:
+    /// every problem becomes a refusal with a status and a reason.
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: &PeerInfo,
+        local: &RuntimeLocal,
+    ) -> Response<BoxBody> {
         let id = RequestId::generate();
         let (mut parts, body) = req.into_parts();
         let mut facts = Facts {
@@ -138,7 +156,7 @@ impl Gateway {
             class: None,
             decision: None,
             input: None,
-            revision: None,
+            policy: None,
             multiplexed: parts.version >= Version::HTTP_2,
         };
 
@@ -150,6 +168,7 @@ impl Gateway {
             Err(r) => {
                 return self
                     .refuse(
+                        local,
                         &facts,
                         Refusal::BadRequest(format!("{}: {}", r.reason, r.detail)),
                     )
@@ -166,13 +185,14 @@ impl Gateway {
         if let Err(r) = headers_ok {
             return self
                 .refuse(
+                    local,
                     &facts,
                     Refusal::BadRequest(format!("{}: {}", r.reason, r.detail)),
                 )
                 .await;
         }
         if content_length(&parts.headers).is_some_and(|n| n > self.limits.max_body_bytes) {
-            return self.refuse(&facts, Refusal::PayloadTooLarge).await;
+            return self.refuse(local, &facts, Refusal::PayloadTooLarge).await;
         }
         normalize::sanitize_request_headers(&mut parts.headers);
 
@@ -187,13 +207,12 @@ impl Gateway {
             .routes
             .classify(&facts.host, &target.path, &facts.method)
         else {
-            return self.refuse(&facts, Refusal::NoRoute).await;
+            return self.refuse(local, &facts, Refusal::NoRoute).await;
         };
         facts.class = Some(Arc::clone(&class));
 
         // 4. Decide. The engine fails closed on its own; we time it.
         let policy = self.policy.load_full();
-        facts.revision = Some(policy.revision().to_string());
         let destinations = self.pools.destinations(&class.pools);
         let input = PolicyInput {
             request: RequestFacts {
@@ -214,18 +233,13 @@ impl Gateway {
             destinations,
             time: now_rfc3339(),
         };
-        // Serialised once: the same value is decided on and recorded, so a
-        // replay re-decides exactly what the policy saw.
+        // The same input is decided on and recorded, so a replay re-decides
+        // exactly what the policy saw.
         let started = Instant::now();
-        let decision = match serde_json::to_value(&input) {
-            Ok(value) => {
-                let decision = policy.decide_shared(&value);
-                facts.input = Some(value);
-                decision
-            }
-            Err(_) => Arc::new(Decision::policy_error()),
-        };
+        let decision = policy.decide_input(&input);
         self.metrics.decision_latency.observe(started.elapsed());
+        facts.input = Some(input);
+        facts.policy = Some(policy);
         facts.decision = Some(Arc::clone(&decision));
 
         // 5. Route: only a permitted request reaches the router.
@@ -256,22 +270,22 @@ impl Gateway {
             Ok(p) => p,
             Err(_) => {
                 return self
-                    .refuse(&facts, Refusal::Denied(decision.reason.clone()))
+                    .refuse(local, &facts, Refusal::Denied(decision.reason.clone()))
                     .await;
             }
         };
         let selected = match self.pools.select(&permitted, &class.pools) {
             Ok(s) => s,
-            Err(_) => return self.refuse(&facts, Refusal::NoApprovedRegion).await,
+            Err(_) => return self.refuse(local, &facts, Refusal::NoApprovedRegion).await,
         };
 
         // 6. Audit: durable before a byte moves on.
         let record_started = Instant::now();
-        if let Err(e) = self
-            .audit
-            .append(decision_event(&facts, Some(&selected), None))
-            .await
-        {
+        let appended = match encode_decision(&facts, Some(&selected), None, None) {
+            Ok(record) => local.audit.append_encoded(record).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = appended {
             tracing::error!(request_id = facts.id.as_str(), error = %e, "audit record not durable; refusing");
             return self.answer(
                 &facts,
@@ -284,7 +298,7 @@ impl Gateway {
         // 7. Forward, with the gateway's own headers.
         let (mut request, decision) = permitted.into_parts();
         set_upstream_headers(request.headers_mut(), &facts, &class, &selected);
-        let forwarded = self.upstreams.send(request, &selected).await;
+        let forwarded = local.upstreams.send(request, &selected).await;
         if over_limit.load(Ordering::Acquire) {
             // The client's fault, not the upstream's: no health report, and
             // whatever the aborted upstream request produced is dropped.
@@ -340,18 +354,20 @@ impl Gateway {
 
     /// Records a refusal and answers with it (or with 503 if the record
     /// cannot be made durable).
-    async fn refuse(&self, facts: &Facts, refusal: Refusal) -> Response<BoxBody> {
+    async fn refuse(
+        &self,
+        local: &RuntimeLocal,
+        facts: &Facts,
+        refusal: Refusal,
+    ) -> Response<BoxBody> {
         let status = refusal.status().as_u16();
-        let mut event = decision_event(facts, None, Some(status));
-        if let Event::Decision(d) = &mut event {
-            d.refusal = Some(refusal.reason());
-            if facts.decision.is_none() {
-                // No policy decided (refused before the policy was asked): the outcome is the refusal.
-                d.decision.reason = refusal.reason();
-            }
-        }
+        let reason = refusal.reason();
         let close = matches!(refusal, Refusal::BadRequest(_) | Refusal::PayloadTooLarge);
-        let response = match self.audit.append(event).await {
+        let appended = match encode_decision(facts, None, Some(status), Some(&reason)) {
+            Ok(record) => local.audit.append_encoded(record).await,
+            Err(e) => Err(e),
+        };
+        let response = match appended {
             Ok(_) => refusal.into_response(facts.id.as_str()),
             Err(e) => {
                 tracing::error!(request_id = facts.id.as_str(), error = %e, "refusal not recorded; answering 503");
@@ -451,88 +467,90 @@ fn close_if_framed(facts: &Facts, mut response: Response<BoxBody>) -> Response<B
     response
 }
 
-fn decision_event(facts: &Facts, to: Option<&Selected>, status: Option<u16>) -> Event {
+/// The decision record for `facts`, encoded here (on the request's own
+/// thread) straight from the borrowed facts. `refusal` is why the gateway
+/// answered itself; when no policy decided, it is also the outcome's reason.
+fn encode_decision(
+    facts: &Facts,
+    to: Option<&Selected>,
+    status: Option<u16>,
+    refusal: Option<&str>,
+) -> Result<EncodedEvent, AuditError> {
     let (subject, requester) = match &facts.attribution {
         Some(a) => (
-            SubjectFacts {
-                jurisdiction: a.subject.jurisdiction.clone(),
-                source: enum_name(&a.subject.source),
+            SubjectRef {
+                jurisdiction: &a.subject.jurisdiction,
+                source: a.subject.source.as_str(),
                 verified: a.subject.verified,
-                pseudonym: a.subject.pseudonym.clone(),
+                pseudonym: a.subject.pseudonym.as_deref(),
             },
-            RequesterFacts {
-                kind: enum_name(&a.requester.kind),
-                id: a.requester.id.clone(),
-                org: a.requester.org.clone(),
-                location: a.requester.location.clone(),
-                source: enum_name(&a.requester.source),
+            RequesterRef {
+                kind: a.requester.kind.as_str(),
+                id: a.requester.id.as_deref(),
+                org: a.requester.org.as_deref(),
+                location: a.requester.location.as_deref(),
+                source: a.requester.source.as_str(),
                 verified: a.requester.verified,
                 approval: a
                     .requester
                     .approval
                     .as_ref()
                     .filter(|ap| ap.verified)
-                    .map(|ap| ap.id.clone()),
+                    .map(|ap| ap.id.as_str()),
             },
         ),
         None => (
-            SubjectFacts {
-                jurisdiction: "unknown".into(),
-                source: "none".into(),
+            SubjectRef {
+                jurisdiction: "unknown",
+                source: "none",
                 verified: false,
                 pseudonym: None,
             },
-            RequesterFacts {
-                kind: "unknown".into(),
+            RequesterRef {
+                kind: "unknown",
                 id: None,
                 org: None,
                 location: None,
-                source: "none".into(),
+                source: "none",
                 verified: false,
                 approval: None,
             },
         ),
     };
-    let decision = match &facts.decision {
-        Some(d) => Outcome {
+    let decision = match facts.decision.as_deref() {
+        Some(d) => OutcomeRef {
             allow: d.allow,
-            regions: d.regions.clone(),
-            reason: d.reason.clone(),
-            obligations: serde_json::to_value(&d.obligations).unwrap_or(serde_json::Value::Null),
+            regions: &d.regions,
+            reason: &d.reason,
+            obligations: Some(&d.obligations),
         },
-        None => Outcome {
+        None => OutcomeRef {
             allow: false,
-            regions: Vec::new(),
-            reason: String::new(),
-            obligations: serde_json::json!({}),
+            regions: &[],
+            reason: refusal.unwrap_or_default(),
+            obligations: None,
         },
     };
-    Event::Decision(Box::new(DecisionEvent {
-        request_id: facts.id.as_str().to_string(),
+    let class = facts.class.as_deref();
+    EncodedEvent::decision(&DecisionRef {
+        request_id: facts.id.as_str(),
         subject,
         requester,
-        method: facts.method.clone(),
-        host: facts.host.clone(),
-        path: facts.path.clone(),
-        route: facts.class.as_ref().map(|c| c.route.clone()),
-        service: facts.class.as_ref().map(|c| c.service.clone()),
-        data_class: facts.class.as_ref().map(|c| c.data_class.clone()),
+        method: &facts.method,
+        host: &facts.host,
+        path: &facts.path,
+        route: class.map(|c| c.route.as_str()),
+        service: class.map(|c| c.service.as_str()),
+        data_class: class.map(|c| c.data_class.as_str()),
         decision,
-        pool: to.map(|s| s.pool.clone()),
-        region: to.map(|s| s.region.clone()),
+        pool: to.map(|s| s.pool.as_str()),
+        region: to.map(|s| s.region.as_str()),
         status,
-        refusal: None,
-        policy_revision: facts.revision.clone(),
-        input: facts.input.clone(),
-    }))
-}
-
-/// The serde name of a unit enum value (`Source::SignedHeader` → `signed_header`).
-fn enum_name<T: serde::Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => "unknown".into(),
-    }
+        refusal,
+        policy_revision: facts.policy.as_deref().map(PolicyEngine::revision),
+        input: facts.input.as_ref(),
+    })
+    .map_err(AuditError::Encode)
 }
 
 fn set_upstream_headers(h: &mut HeaderMap, facts: &Facts, class: &Classification, to: &Selected) {

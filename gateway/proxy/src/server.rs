@@ -29,7 +29,8 @@ use jurisgate_tls::{ALPN_H2, ALPN_HTTP11, ListenerTls};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::gateway::Gateway;
+use crate::forward::Upstreams;
+use crate::gateway::{Gateway, RuntimeLocal};
 use crate::idle::IdleTimeout;
 use crate::respond::text;
 
@@ -141,14 +142,22 @@ impl Builders {
 /// Serves the proxy on `listener` until `shutdown` resolves, then stops
 /// accepting and waits up to the grace period for in-flight requests. With
 /// `tls`, every connection is TLS, with the config current when it arrived.
+/// Requests are forwarded through `upstreams`, and recorded through an
+/// audit handle made for this runtime ([`RuntimeLocal`]).
 pub async fn serve_proxy(
     listener: TcpListener,
     gateway: Arc<Gateway>,
+    upstreams: Upstreams,
     settings: ConnSettings,
     tls: Option<Arc<ListenerTls>>,
     shutdown: impl Future<Output = ()>,
 ) {
     let builders = Arc::new(Builders::new(&settings));
+    let _ticking = AbortOnDrop(tokio::spawn(keep_timer_near()));
+    let local = Arc::new(RuntimeLocal {
+        upstreams,
+        audit: gateway.audit.for_this_runtime(),
+    });
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -166,6 +175,7 @@ pub async fn serve_proxy(
                 let _ = stream.set_nodelay(true);
                 let conn = Conn {
                     gateway: Arc::clone(&gateway),
+                    local: Arc::clone(&local),
                     builders: Arc::clone(&builders),
                     watcher: graceful.watcher(),
                     remote_addr,
@@ -189,9 +199,35 @@ pub async fn serve_proxy(
     }
 }
 
+/// Keeps the runtime's timer driver waking at least every 100 ms.
+///
+/// Every request starts timers (hyper's header-read timeout, the upstream
+/// time-out), and tokio unparks its driver, a system call on an eventfd,
+/// whenever a timer is registered with a deadline before the driver's
+/// planned wake-up. With this tick the planned wake-up is never more than
+/// 100 ms away, so the per-request timers (seconds long) register without
+/// waking anything: ten cheap wake-ups a second instead of one per request.
+async fn keep_timer_near() {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// One accepted client connection.
 struct Conn {
     gateway: Arc<Gateway>,
+    local: Arc<RuntimeLocal>,
     builders: Arc<Builders>,
     watcher: Watcher,
     remote_addr: SocketAddr,
@@ -253,11 +289,13 @@ impl Conn {
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let gateway = self.gateway;
+        let local = self.local;
         let peer = Arc::new(peer);
         let service = service_fn(move |req: Request<Incoming>| {
             let gateway = Arc::clone(&gateway);
+            let local = Arc::clone(&local);
             let peer = Arc::clone(&peer);
-            async move { Ok::<_, Infallible>(gateway.handle(req, &peer).await) }
+            async move { Ok::<_, Infallible>(gateway.handle(req, &peer, &local).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(io), service);
         if let Err(e) = self.watcher.watch(conn).await {

@@ -179,13 +179,13 @@ impl Running {
             None => None,
         };
 
+        let upstreams = Upstreams::new(max_idle, connect_timeout, upstream_tls);
         let gateway = Arc::new(Gateway {
             attributor,
             routes: crate::classify::RouteTable::new(&config.routes),
             policy: ArcSwap::from_pointee(policy),
             audit,
             pools: Arc::clone(&pools),
-            upstreams: Upstreams::new(max_idle, connect_timeout, upstream_tls),
             pseudonymizers: Pseudonymizers {
                 by_jurisdiction,
                 default,
@@ -232,6 +232,7 @@ impl Running {
             ProxyListeners::Shared(proxy) => Box::pin(server::serve_proxy(
                 proxy,
                 Arc::clone(&gateway),
+                upstreams,
                 settings,
                 tls.clone(),
                 until_stop(stopped.clone()),
@@ -239,6 +240,7 @@ impl Running {
             ProxyListeners::PerCore(listeners) => Box::pin(serve_per_core(
                 listeners,
                 &gateway,
+                &upstreams,
                 settings,
                 tls.as_ref(),
                 &stopped,
@@ -406,15 +408,15 @@ async fn until_stop(mut rx: watch::Receiver<bool>) {
 
 /// `runtime = "per_core"`: one thread per listener, each running its own
 /// single-threaded runtime that accepts on and serves that listener until
-/// `stopped`, then drains its connections. The returned future resolves
-/// when every runtime has shut down.
-///
-/// A runtime that has drained keeps running until all have: upstream
-/// connections are shared by every runtime, each driven by the runtime
-/// that opened it, and a request still in flight elsewhere may be using one.
+/// `stopped`, then drains its connections. Each runtime forwards through
+/// its own replica of `upstreams` (its own connection pools), so a request
+/// stays on one thread from accept to answer. The returned future resolves
+/// when every runtime has shut down; a runtime that has drained waits for
+/// the others, so all stop together.
 fn serve_per_core(
     listeners: Vec<std::net::TcpListener>,
     gateway: &Arc<Gateway>,
+    upstreams: &Upstreams,
     settings: ConnSettings,
     tls: Option<&Arc<ListenerTls>>,
     stopped: &watch::Receiver<bool>,
@@ -434,6 +436,7 @@ fn serve_per_core(
         }
         .map_err(|e| StartError(format!("server.listen: runtime {i}: {e}")))?;
         let gateway = Arc::clone(gateway);
+        let upstreams = upstreams.replica();
         let tls = tls.cloned();
         let stopped = until_stop(stopped.clone());
         let drained = Drained(Arc::clone(&drained_tx));
@@ -443,7 +446,7 @@ fn serve_per_core(
             .name(format!("jurisgate-rt-{i}"))
             .spawn(move || {
                 runtime.block_on(async move {
-                    server::serve_proxy(listener, gateway, settings, tls, stopped).await;
+                    server::serve_proxy(listener, gateway, upstreams, settings, tls, stopped).await;
                     drop(drained);
                     let _ = all_drained.wait_for(|n| *n >= count).await;
                 });
