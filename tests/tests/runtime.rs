@@ -1,9 +1,9 @@
-//! `server.runtime = "per_core"` through the real binary: one
+//! `server.runtime` through the real binary. `per_core` (the default): one
 //! single-threaded runtime per worker, each accepting on its own
 //! `SO_REUSEPORT` socket. Many connections are spread over the runtimes and
 //! answered correctly, every runtime drains its in-flight requests on
-//! SIGTERM, and TLS, the idle timeout and hot policy reload work as they do
-//! on the default runtime. The audit log verifies after each run.
+//! SIGTERM. On both runtimes, `per_core` and `multi_thread`, TLS, the idle
+//! timeout and hot policy reload work. The audit log verifies after each run.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,13 +19,13 @@ use tokio::io::AsyncReadExt as _;
 /// connection lands on a runtime other than the first one's most of the time.
 const WORKERS: usize = 4;
 
-/// `per_core` with [`WORKERS`] runtimes and `extra` lines, in `[server]`.
-fn per_core(text: &mut String, extra: &str) {
+/// `runtime` with [`WORKERS`] threads or runtimes and `extra` lines, in `[server]`.
+fn with_runtime(text: &mut String, runtime: &str, extra: &str) {
     let server = "[server]\n";
     assert!(text.contains(server), "the demo config has no [server]");
     *text = text.replacen(
         server,
-        &format!("{server}runtime = \"per_core\"\nworkers = {WORKERS}\n{extra}"),
+        &format!("{server}runtime = \"{runtime}\"\nworkers = {WORKERS}\n{extra}"),
         1,
     );
 }
@@ -76,7 +76,7 @@ fn request(h: &Harness, who: &Who, method: &str, path: &str, body: Option<&Value
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_core_spreads_connections_over_its_runtimes_and_drains_them_all_on_sigterm() {
-    let mut h = Harness::start_with(|text| per_core(text, "")).await;
+    let mut h = Harness::start_with(|text| with_runtime(text, "per_core", "")).await;
     // A thread takes its name once it runs, a moment after the listening line.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let mut before = runtime_threads(h.pid());
@@ -231,8 +231,17 @@ async fn per_core_spreads_connections_over_its_runtimes_and_drains_them_all_on_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_core_serves_tls_closes_idle_connections_and_reloads_policy() {
+    serves_tls_closes_idle_connections_and_reloads_policy("per_core").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_thread_serves_tls_closes_idle_connections_and_reloads_policy() {
+    serves_tls_closes_idle_connections_and_reloads_policy("multi_thread").await;
+}
+
+async fn serves_tls_closes_idle_connections_and_reloads_policy(runtime: &str) {
     let h = Harness::start_with_dir(|dir, text| {
-        per_core(text, "idle_timeout = \"400ms\"\n");
+        with_runtime(text, runtime, "idle_timeout = \"400ms\"\n");
         let certs = certs_dev(dir);
         text.push_str(&server_tls_section(
             &certs.join("server.pem"),
@@ -275,12 +284,12 @@ async fn per_core_serves_tls_closes_idle_connections_and_reloads_policy() {
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(300), "closed after {took:?}");
 
-    // A policy change (SIGHUP) is seen by every runtime: requests on new
+    // A policy change (SIGHUP) is seen by every thread: requests on new
     // connections, spread over them, all decide with the new revision.
     let old = h.policy_revision().await;
     let policy = h.files.policy_dir.join("texas.rego");
     let mut text = std::fs::read_to_string(&policy).expect("policy");
-    text.push_str("\n# reloaded by the per-core runtime test\n");
+    text.push_str(&format!("\n# reloaded by the {runtime} runtime test\n"));
     std::fs::write(&policy, text).expect("policy");
     h.signal("HUP");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

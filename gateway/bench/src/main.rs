@@ -11,7 +11,7 @@
 //!   every benchmarked request is attributed, decided, audited and routed;
 //!   with `--tls-dir` (a `jurisgate certs dev` folder) the gateway listens
 //!   over TLS and reaches the upstream over TLS, pinned to that folder's CA;
-//!   `--runtime per_core` sets the gateway's `server.runtime`.
+//!   `--runtime multi_thread` sets the gateway's `server.runtime` (default `per_core`).
 
 mod audit_bench;
 
@@ -76,7 +76,7 @@ enum Command {
         #[arg(long)]
         tls_dir: Option<PathBuf>,
         /// The gateway's `server.runtime`: multi_thread or per_core.
-        #[arg(long, default_value = "multi_thread")]
+        #[arg(long, default_value = "per_core")]
         runtime: String,
     },
 }

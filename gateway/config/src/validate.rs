@@ -566,19 +566,19 @@ mod tests {
     }
 
     #[test]
-    fn runtime_defaults_to_multi_thread_on_every_core() {
+    fn runtime_defaults_to_per_core_on_every_core() {
         let (_dir, path, text) = config_with("");
         let config = crate::parse(&text, &path).unwrap();
-        assert_eq!(config.server.runtime, crate::RuntimeFlavor::MultiThread);
+        assert_eq!(config.server.runtime, crate::RuntimeFlavor::PerCore);
         let cores = std::thread::available_parallelism().unwrap().get();
         assert_eq!(config.server.worker_count(), cores);
     }
 
     #[test]
-    fn per_core_runtime_and_workers_are_read() {
-        let (_dir, path, text) = config_with("runtime = \"per_core\"\nworkers = 3");
+    fn multi_thread_runtime_and_workers_are_read() {
+        let (_dir, path, text) = config_with("runtime = \"multi_thread\"\nworkers = 3");
         let config = crate::parse(&text, &path).unwrap();
-        assert_eq!(config.server.runtime, crate::RuntimeFlavor::PerCore);
+        assert_eq!(config.server.runtime, crate::RuntimeFlavor::MultiThread);
         assert_eq!(config.server.worker_count(), 3);
     }
 
