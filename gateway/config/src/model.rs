@@ -120,8 +120,8 @@ pub enum RuntimeFlavor {
     /// One single-threaded runtime per core, each with its own listening
     /// socket on the same address (`SO_REUSEPORT`, the kernel spreads new
     /// connections); a connection stays on the thread that accepted it,
-    /// with its own upstream pools. The default: about a fifth less CPU per
-    /// request than `MultiThread` (BENCHMARKS.md).
+    /// with its own upstream pools. The default: 20–27 % more requests per
+    /// second than `MultiThread` in the benchmark (BENCHMARKS.md).
     #[default]
     PerCore,
 }
