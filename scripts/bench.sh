@@ -128,8 +128,8 @@ run() { # name port conns token pid [scheme]
   # The last column: CPU µs per request spent by the target itself (the
   # proxy, or the upstream for "direct"), a steadier figure than req/s on a
   # machine whose cores are shared with the load generator.
-  line="$line $(python3 -c "import sys; t,h,r=map(float,sys.argv[1:]); print(f'{t/h*1e6/max(r,1):.1f}')" \
-        "$((after - before))" "$HZ" "$(echo "$line" | awk '{print $2}')")"
+  line="$line $(echo "$line" | awk -v t=$((after - before)) -v hz="$HZ" \
+        '{ printf "%.1f", t / hz * 1e6 / ($2 > 0 ? $2 : 1) }')"
   echo -e "$1\t$3\t${line#RESULT }" | tr ' ' '\t' >> "$OUT"/results.tsv
   echo "  $1 c=$3: ${line#RESULT }"
 }
