@@ -10,11 +10,13 @@
 # binaries, starts everything on loopback, and writes the figures to
 # target/bench/results.tsv and a summary to target/bench/summary.md.
 #
-# Targets: the upstream directly, nginx as a plain reverse proxy, jurisgate
-# (policy + durable audit, on the default `runtime = "per_core"`: one
-# single-threaded runtime per core, SO_REUSEPORT listeners), the same with
-# `runtime = "multi_thread"` (one work-stealing runtime), jurisgate
-# (policy, audit not synced); and with
+# Targets: the upstream directly, nginx as a plain reverse proxy, a bare
+# hyper proxy built and laid out like the gateway that only forwards (the
+# floor: what the HTTP stack costs), jurisgate (policy + durable audit, on
+# the default `runtime = "per_core"`: one single-threaded runtime per core,
+# SO_REUSEPORT listeners), the same with `runtime = "multi_thread"` (one
+# work-stealing runtime), the same with `audit.writer_scheduling =
+# "normal"`, jurisgate (policy, audit not synced); and with
 # TLS on both sides (client -> proxy -> upstream, the upstream's certificate
 # verified against a pinned CA): the TLS upstream directly, nginx and
 # jurisgate (policy + durable audit). One `jurisgate certs dev` folder serves
@@ -36,6 +38,7 @@ BIN=target/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 UP=$(free_port); NG=$(free_port); JF=$(free_port); JN=$(free_port); JP=$(free_port)
+HB=$(free_port); JW=$(free_port)
 UPS=$(free_port); NGS=$(free_port); JFS=$(free_port)
 CERTS="$PWD/$OUT/run/certs"
 "$BIN"/jurisgate certs dev --out "$CERTS" >/dev/null
@@ -82,6 +85,7 @@ http {
 }
 NGINX
 nginx -c "$PWD/$OUT/run/nginx.conf" -g 'daemon off;' & PIDS+=($!); NG_PID=$!
+"$BIN"/jurisgate-bench proxy --listen 127.0.0.1:"$HB" --upstream http://127.0.0.1:"$UP" & PIDS+=($!); HB_PID=$!
 
 setup() { # dir port durability [setup args…] -> prints config path then token
   local dir=$1 port=$2 durability=$3; shift 3
@@ -90,18 +94,21 @@ setup() { # dir port durability [setup args…] -> prints config path then token
 mapfile -t F < <(setup "$OUT/run/fsync" "$JF" fsync --upstream "http://127.0.0.1:$UP")
 mapfile -t N < <(setup "$OUT/run/none" "$JN" none --upstream "http://127.0.0.1:$UP")
 mapfile -t P < <(setup "$OUT/run/multithread" "$JP" fsync --upstream "http://127.0.0.1:$UP" --runtime multi_thread)
+mapfile -t W < <(setup "$OUT/run/writer-normal" "$JW" fsync --upstream "http://127.0.0.1:$UP" --writer-scheduling normal)
 mapfile -t S < <(setup "$OUT/run/tls" "$JFS" fsync --upstream "https://127.0.0.1:$UPS" --tls-dir "$CERTS")
 TOKEN="${F[1]}"
 TOKEN_NONE="${N[1]}"
 TOKEN_MT="${P[1]}"
+TOKEN_WN="${W[1]}"
 TOKEN_TLS="${S[1]}"
 RUST_LOG=error "$BIN"/jurisgate serve --config "${F[0]}" >/dev/null & PIDS+=($!); JF_PID=$!
 RUST_LOG=error "$BIN"/jurisgate serve --config "${N[0]}" >/dev/null & PIDS+=($!); JN_PID=$!
 RUST_LOG=error "$BIN"/jurisgate serve --config "${P[0]}" >/dev/null & PIDS+=($!); JP_PID=$!
+RUST_LOG=error "$BIN"/jurisgate serve --config "${W[0]}" >/dev/null & PIDS+=($!); JW_PID=$!
 RUST_LOG=error "$BIN"/jurisgate serve --config "${S[0]}" >/dev/null & PIDS+=($!); JS_PID=$!
 
 wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
-for p in "$UP" "$NG" "$JF" "$JN" "$JP" "$UPS" "$NGS" "$JFS"; do wait_port "$p"; done
+for p in "$UP" "$NG" "$HB" "$JF" "$JN" "$JP" "$JW" "$UPS" "$NGS" "$JFS"; do wait_port "$p"; done
 
 # CPU time (user + system, in clock ticks) of a process and its children:
 # nginx's workers are children of its master.
@@ -139,8 +146,10 @@ for round in $(seq "$ROUNDS"); do
   for c in 64 256; do
     run direct "$UP" "$c" "$TOKEN" "$UP_PID"
     run nginx "$NG" "$c" "$TOKEN" "$NG_PID"
+    run bare-hyper "$HB" "$c" "$TOKEN" "$HB_PID"
     run jurisgate-fsync "$JF" "$c" "$TOKEN" "$JF_PID"
     run jurisgate-fsync-multithread "$JP" "$c" "$TOKEN_MT" "$JP_PID"
+    run jurisgate-fsync-writer-normal "$JW" "$c" "$TOKEN_WN" "$JW_PID"
     run jurisgate-nosync "$JN" "$c" "$TOKEN_NONE" "$JN_PID"
     run direct-tls "$UPS" "$c" "$TOKEN_TLS" "$UPS_PID" https
     run nginx-tls "$NGS" "$c" "$TOKEN_TLS" "$NG_PID" https
@@ -164,7 +173,8 @@ print(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.r
 print("| target | conns | req/s (median) | p50 µs | p99 µs | p99.9 µs | errors | ÷ nginx | ÷ direct | CPU µs/req |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 med = lambda xs, i: statistics.median(x[i] for x in xs)
-groups = (("", ("direct", "nginx", "jurisgate-fsync", "jurisgate-fsync-multithread", "jurisgate-nosync")),
+groups = (("", ("direct", "nginx", "bare-hyper", "jurisgate-fsync", "jurisgate-fsync-multithread",
+                "jurisgate-fsync-writer-normal", "jurisgate-nosync")),
           ("-tls", ("direct-tls", "nginx-tls", "jurisgate-tls-fsync")))
 for suffix, names in groups:
     for conns in (64, 256):
@@ -179,6 +189,8 @@ for suffix, names in groups:
             print(f"| {name} | {conns} | {rps:,.0f} | {med(r,1):.0f} | {med(r,2):.0f} | {med(r,3):.0f} | {sum(x[4] for x in r)} | {ratio(rps, base_n)} | {ratio(rps, base_d)} | {med(r,5):.1f} |")
 print("\nCPU µs/req: user + system CPU time of the target's own process (nginx with its workers; "
       "the upstream for direct) over the run, per request served.")
+print("\nbare-hyper: `jurisgate-bench proxy`, the gateway's HTTP stack and runtime layout forwarding only: "
+      "no attribution, policy, audit or routing.")
 print("\nRatios compare like with like: plain targets with plain nginx and the upstream, TLS targets with TLS nginx and the TLS upstream.")
 print(f"\nPeak RSS after the run: jurisgate (fsync) {int(rss_f)//1024} MiB, jurisgate (no sync) {int(rss_n)//1024} MiB, "
       f"jurisgate (fsync, multi-thread runtime) {int(rss_p)//1024} MiB.")

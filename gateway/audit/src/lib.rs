@@ -33,7 +33,7 @@ pub use encode::{DecisionRef, EncodedEvent, OutcomeRef, RequesterRef, SubjectRef
 pub use error::AuditError;
 pub use jurisgate_audit_tlog as tlog;
 pub use keys::{keygen, load_signing_key, load_verifier_key, try_keygen};
-pub use log::{AuditLog, AuditOptions, AuditStatus, Durability};
+pub use log::{AuditLog, AuditOptions, AuditStatus, Durability, WriterScheduling};
 pub use prove::{
     ConsistencyProof, InclusionProof, ProofCheckError, ProofDoc, check_proof, prove_consistency,
     prove_inclusion,

@@ -4,6 +4,8 @@
 //! - `upstream`: a minimal, fast hyper server (the upstream every target
 //!   proxies to, and the "direct" baseline), over TLS when given a
 //!   certificate.
+//! - `proxy`: a bare reverse proxy from the gateway's own parts and layout,
+//!   forwarding only (the floor under the gateway's figures).
 //! - `audit`: durable appends per second (group commit vs one fsync per
 //!   record) and `verify` speed against SHA-256.
 //! - `setup`: writes a gateway config, keys and the Texas policy whose pools
@@ -11,9 +13,11 @@
 //!   every benchmarked request is attributed, decided, audited and routed;
 //!   with `--tls-dir` (a `jurisgate certs dev` folder) the gateway listens
 //!   over TLS and reaches the upstream over TLS, pinned to that folder's CA;
-//!   `--runtime multi_thread` sets the gateway's `server.runtime` (default `per_core`).
+//!   `--runtime multi_thread` sets the gateway's `server.runtime` (default `per_core`),
+//!   `--writer-scheduling normal` its `audit.writer_scheduling` (default `batch`).
 
 mod audit_bench;
+mod bare_proxy;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -51,6 +55,16 @@ enum Command {
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
+    /// Forward every request to UPSTREAM and do nothing else, laid out like
+    /// the gateway on `runtime = "per_core"`.
+    Proxy {
+        /// Address to listen on.
+        #[arg(long)]
+        listen: SocketAddr,
+        /// The upstream's base URL (`http://host:port`).
+        #[arg(long)]
+        upstream: http::Uri,
+    },
     /// Measure the audit log: durable appends/s and verify records/s.
     Audit {
         /// Scale factor for the record counts (1 = a few seconds).
@@ -78,6 +92,9 @@ enum Command {
         /// The gateway's `server.runtime`: multi_thread or per_core.
         #[arg(long, default_value = "per_core")]
         runtime: String,
+        /// The gateway's `audit.writer_scheduling`: batch or normal.
+        #[arg(long, default_value = "batch")]
+        writer_scheduling: String,
     },
 }
 
@@ -140,6 +157,7 @@ fn setup(
     durability: &str,
     tls_dir: Option<&std::path::Path>,
     runtime: &str,
+    writer_scheduling: &str,
 ) -> anyhow::Result<()> {
     let stores: Vec<(String, String)> = ["us-east", "us-west", "eu-west", "ap-southeast"]
         .iter()
@@ -155,7 +173,9 @@ fn setup(
         )
         .replace(
             "checkpoint_every = \"500ms\"",
-            &format!("checkpoint_every = \"1s\"\ndurability = \"{durability}\""),
+            &format!(
+                "checkpoint_every = \"1s\"\ndurability = \"{durability}\"\nwriter_scheduling = \"{writer_scheduling}\""
+            ),
         )
         .replace("interval = \"100ms\"", "interval = \"2s\"");
     let text = match tls_dir {
@@ -202,6 +222,7 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             runtime.block_on(upstream(listen, tls))
         }
+        Command::Proxy { listen, upstream } => bare_proxy::run(listen, &upstream),
         Command::Audit { scale } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -215,6 +236,7 @@ fn main() -> anyhow::Result<()> {
             durability,
             tls_dir,
             runtime,
+            writer_scheduling,
         } => setup(
             &dir,
             &upstream,
@@ -222,6 +244,7 @@ fn main() -> anyhow::Result<()> {
             &durability,
             tls_dir.as_deref(),
             &runtime,
+            &writer_scheduling,
         ),
     }
 }

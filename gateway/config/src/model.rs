@@ -415,6 +415,18 @@ pub enum Durability {
     None,
 }
 
+/// How the kernel schedules the audit writer thread.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriterScheduling {
+    /// `SCHED_BATCH`: its wake-ups (thousands a second, one per device
+    /// wait of each sync) do not preempt the request threads.
+    #[default]
+    Batch,
+    /// The kernel's default policy.
+    Normal,
+}
+
 /// The audit log.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -445,6 +457,9 @@ pub struct AuditSettings {
     /// Most records waiting to be written before new requests are refused.
     #[serde(default = "default_queue_capacity")]
     pub queue_capacity: usize,
+    /// The writer thread's scheduling policy.
+    #[serde(default)]
+    pub writer_scheduling: WriterScheduling,
     /// Shipping sealed segments and checkpoints to WORM object storage.
     #[serde(default)]
     pub ship: Option<ShipSettings>,

@@ -602,6 +602,32 @@ mod tests {
     }
 
     #[test]
+    fn the_audit_writer_is_batch_scheduled_unless_set_to_normal() {
+        let (_dir, path, text) = config_with("");
+        let config = crate::parse(&text, &path).unwrap();
+        assert_eq!(
+            config.audit.writer_scheduling,
+            crate::WriterScheduling::Batch
+        );
+
+        let text = text.replace(
+            "subject_key = \"k\"\n",
+            "subject_key = \"k\"\nwriter_scheduling = \"normal\"\n",
+        );
+        let config = crate::parse(&text, &path).unwrap();
+        assert_eq!(
+            config.audit.writer_scheduling,
+            crate::WriterScheduling::Normal
+        );
+
+        let text = text.replace("\"normal\"", "\"realtime\"");
+        let err = crate::parse(&text, &path).unwrap_err();
+        assert_eq!(err.key, "writer_scheduling", "{err}");
+        assert_eq!(err.line, Some(12), "{err}");
+        assert!(err.to_string().contains("realtime"), "{err}");
+    }
+
+    #[test]
     fn zero_workers_is_an_error_at_its_line() {
         let (_dir, path, text) = config_with("workers = 0");
         let err = crate::parse(&text, &path).unwrap_err();

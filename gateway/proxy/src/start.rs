@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use jurisgate_attribution::{Attributor, Pseudonymizer};
-use jurisgate_audit::{AuditLog, AuditOptions, ConfigLoaded, Event, PolicyFile, PolicyLoaded};
+use jurisgate_audit::{
+    AuditLog, AuditOptions, ConfigLoaded, Event, PolicyFile, PolicyLoaded, WriterScheduling,
+};
 use jurisgate_config::{Config, RuntimeFlavor};
 use jurisgate_policy::{EngineOptions, PolicyEngine};
 use jurisgate_route::Pools;
@@ -129,6 +131,10 @@ impl Running {
                 segment_max_bytes: config.audit.segment_max_bytes,
                 batch_max: config.audit.batch_max,
                 queue_capacity: config.audit.queue_capacity,
+                writer_scheduling: match config.audit.writer_scheduling {
+                    jurisgate_config::WriterScheduling::Batch => WriterScheduling::Batch,
+                    jurisgate_config::WriterScheduling::Normal => WriterScheduling::Normal,
+                },
             },
             env!("CARGO_PKG_VERSION"),
         )
