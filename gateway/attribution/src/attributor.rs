@@ -117,6 +117,8 @@ impl Attributor {
         let mut first_user: Option<String> = None;
         let mut requester: Option<Requester> = None;
         let mut geoip: Option<&GeoIp> = None;
+        // A user is usually both the subject and the requester: one HMAC serves both.
+        let mut pseudonyms = PseudonymOnce::new(&self.subject_key);
         for source in &self.sources {
             if subject.is_some() && requester.is_some() {
                 break;
@@ -143,7 +145,7 @@ impl Attributor {
                             RequesterKind::Service | RequesterKind::Employee => identity.user,
                             // Users (and kinds we cannot name) are data subjects: pseudonymise.
                             RequesterKind::User | RequesterKind::Unknown => {
-                                identity.user.map(|u| self.subject_key.pseudonym(&u))
+                                identity.user.map(|u| pseudonyms.of(&u))
                             }
                         };
                         requester = Some(Requester {
@@ -220,7 +222,7 @@ impl Attributor {
                 jurisdiction: found.jurisdiction,
                 source: found.source,
                 verified: true,
-                pseudonym: found.user.map(|u| self.subject_key.pseudonym(&u)),
+                pseudonym: found.user.map(|u| pseudonyms.of(&u)),
             },
             None => {
                 let mut weak = geoip
@@ -235,7 +237,7 @@ impl Attributor {
                         verified: false,
                         pseudonym: None,
                     });
-                weak.pseudonym = first_user.map(|u| self.subject_key.pseudonym(&u));
+                weak.pseudonym = first_user.map(|u| pseudonyms.of(&u));
                 weak
             }
         };
@@ -245,5 +247,29 @@ impl Attributor {
             .as_ref()
             .and_then(|a| a.approval(headers, now));
         Attribution { subject, requester }
+    }
+}
+
+/// Pseudonyms for one request, remembering the last one made.
+struct PseudonymOnce<'a> {
+    key: &'a Pseudonymizer,
+    last: Option<(String, String)>,
+}
+
+impl<'a> PseudonymOnce<'a> {
+    fn new(key: &'a Pseudonymizer) -> Self {
+        Self { key, last: None }
+    }
+
+    /// The pseudonym of `user`.
+    fn of(&mut self, user: &str) -> String {
+        match &self.last {
+            Some((u, p)) if u == user => p.clone(),
+            _ => {
+                let p = self.key.pseudonym(user);
+                self.last = Some((user.to_string(), p.clone()));
+                p
+            }
+        }
     }
 }

@@ -304,6 +304,38 @@ fn raw_user_ids_never_appear_in_the_output() {
 }
 
 #[test]
+fn subject_and_requester_each_get_their_own_users_pseudonym() {
+    let fx = Fixture::new();
+    let attributor = fx.all_sources();
+    // alice's token names no jurisdiction: she is the requester, and the
+    // signed header's bob (in DE) is the subject.
+    let request = headers(&[
+        (
+            "authorization",
+            &bearer(&fx.idp.sign(&fx.claims("alice", None))),
+        ),
+        (
+            "x-identity",
+            &sign_identity_header(HMAC_KEY, "bob", Some("DE"), NOW_SECS),
+        ),
+    ]);
+    let got = attributor.attribute(&request, &peer(ELSEWHERE), now());
+    let key = pseudonymizer();
+    assert_eq!(got.subject.jurisdiction, "DE");
+    assert_eq!(got.subject.pseudonym, Some(key.pseudonym("bob")));
+    assert_eq!(got.requester.id, Some(key.pseudonym("alice")));
+
+    // One user as both: the same pseudonym in both places.
+    let request = headers(&[(
+        "authorization",
+        &bearer(&fx.idp.sign(&fx.claims("alice", Some("US")))),
+    )]);
+    let got = attributor.attribute(&request, &peer(ELSEWHERE), now());
+    assert_eq!(got.subject.pseudonym, Some(key.pseudonym("alice")));
+    assert_eq!(got.requester.id, got.subject.pseudonym);
+}
+
+#[test]
 fn mtls_gives_the_requester_when_no_token_did() {
     let fx = Fixture::new();
     let cert = ClientCertIdentity {
