@@ -32,7 +32,7 @@ pub enum Durability {
 /// thread instead runs when a core goes idle or the running thread's time
 /// slice ends, so the request threads keep their cores and more records
 /// share each sync. On this project's 2-core machine `Batch` cut the
-/// gateway's CPU per request by about 15 % and lowered its p99 (see
+/// gateway's CPU per request by 7–16 % and lowered its p99 (see
 /// BENCHMARKS.md). It never starves the writer: a batch thread keeps its
 /// fair share of CPU time.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
