@@ -248,7 +248,7 @@ impl Harness {
                 let approval = approved.then(|| {
                     self.files.approvals.sign(
                         &json!({"iss": "https://approvals.demo.jurisgate", "aud": "app",
-                        "approval_id": "APR-1", "scope": "support", "iat": now, "exp": now + 600}),
+                        "approval_id": "APR-1", "scope": "support", "sub": id, "iat": now, "exp": now + 600}),
                     )
                 });
                 (token, approval)

@@ -1,6 +1,13 @@
 //! Access approvals (Project Texas style): a token from the approvals
 //! service in its own header, verified like an identity token (JWKS, `iss`,
-//! `aud`, `exp`, `nbf`), carrying `approval_id` (or `jti`), `scope` and `exp`.
+//! `aud`, `exp`, `nbf`), carrying `approval_id` (or `jti`), `scope`, `exp`
+//! and `sub`: who it was granted to.
+//!
+//! An approval is bound to its holder: it counts only on a request whose
+//! requester was verified (by an identity token or a client certificate)
+//! with exactly the id in its `sub` (the raw id, before any pseudonym). A
+//! leaked or shared approval token is worth nothing to anyone else, and an
+//! approval on a request with no verified requester is dropped.
 //!
 //! An approval that fails any check is dropped: the request is attributed as
 //! if it carried none, so an unverified approval never reaches the policy,
@@ -50,9 +57,15 @@ impl ApprovalVerifier {
         Ok(Self { header, jwt })
     }
 
-    /// The verified approval the request carries, if any.
+    /// The verified approval the request carries, if any, and only if it
+    /// was granted to `requester` (the verified requester's raw id).
     #[must_use]
-    pub fn approval(&self, headers: &HeaderMap, now: SystemTime) -> Option<Approval> {
+    pub fn approval(
+        &self,
+        headers: &HeaderMap,
+        now: SystemTime,
+        requester: Option<&str>,
+    ) -> Option<Approval> {
         let value = match single_value(headers, &self.header) {
             Ok(v) => v?,
             Err(e) => {
@@ -67,7 +80,7 @@ impl ApprovalVerifier {
             .jwt
             .verify(token, now)
             .map_err(|e| e.to_string())
-            .and_then(|c| approval_from(&c))
+            .and_then(|c| approval_from(&c, requester))
         {
             Ok(approval) => Some(approval),
             Err(reason) => {
@@ -78,13 +91,22 @@ impl ApprovalVerifier {
     }
 }
 
-fn approval_from(claims: &Claims) -> Result<Approval, String> {
+fn approval_from(claims: &Claims, requester: Option<&str>) -> Result<Approval, String> {
     let text = |name: &str| {
         claims
             .get(name)
             .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty())
     };
+    let granted_to =
+        text("sub").ok_or("no `sub` claim: an approval names who it was granted to")?;
+    match requester {
+        None => return Err("no verified requester to hold the approval".into()),
+        Some(r) if r != granted_to => {
+            return Err("granted to another requester".into());
+        }
+        Some(_) => {}
+    }
     let id = text("approval_id")
         .or_else(|| text("jti"))
         .ok_or("no `approval_id` or `jti` claim")?;
@@ -114,8 +136,10 @@ mod tests {
     #[test]
     fn approval_claims_table() {
         let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let holder = Some("eng-7");
+        let approval_from = |c: &Claims| approval_from(c, holder);
         let ok = approval_from(&claims(
-            serde_json::json!({"approval_id": "APR-17", "scope": "read:messages", "exp": 1_800_000_000}),
+            serde_json::json!({"approval_id": "APR-17", "scope": "read:messages", "exp": 1_800_000_000, "sub": "eng-7"}),
         ));
         assert_eq!(
             ok,
@@ -127,20 +151,61 @@ mod tests {
             })
         );
         let by_jti = approval_from(&claims(
-            serde_json::json!({"jti": "APR-9", "scope": "s", "exp": 0}),
+            serde_json::json!({"jti": "APR-9", "scope": "s", "exp": 0, "sub": "eng-7"}),
         ))
         .unwrap();
         assert_eq!(
             (by_jti.id.as_str(), by_jti.expires.as_str()),
             ("APR-9", "1970-01-01T00:00:00Z")
         );
-        assert!(approval_from(&claims(serde_json::json!({"scope": "s", "exp": 0}))).is_err());
-        assert!(approval_from(&claims(serde_json::json!({"approval_id": "A", "exp": 0}))).is_err());
         assert!(
             approval_from(&claims(
-                serde_json::json!({"approval_id": 17, "scope": "s", "exp": 0})
+                serde_json::json!({"scope": "s", "exp": 0, "sub": "eng-7"})
             ))
             .is_err()
         );
+        assert!(
+            approval_from(&claims(
+                serde_json::json!({"approval_id": "A", "exp": 0, "sub": "eng-7"})
+            ))
+            .is_err()
+        );
+        assert!(
+            approval_from(&claims(
+                serde_json::json!({"approval_id": 17, "scope": "s", "exp": 0, "sub": "eng-7"})
+            ))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn an_approval_counts_only_for_the_requester_it_names() {
+        let claims = |sub: serde_json::Value| {
+            serde_json::json!({"approval_id": "A", "scope": "s", "exp": 0, "sub": sub})
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        let granted = claims(serde_json::json!("eng-7"));
+        assert!(super::approval_from(&granted, Some("eng-7")).is_ok());
+        for (name, requester) in [
+            ("someone else", Some("eng-8")),
+            ("a prefix", Some("eng-")),
+            ("a longer id", Some("eng-77")),
+            ("different case", Some("ENG-7")),
+            ("no verified requester", None),
+        ] {
+            assert!(super::approval_from(&granted, requester).is_err(), "{name}");
+        }
+        for (name, sub) in [
+            ("no sub", serde_json::Value::Null),
+            ("empty sub", serde_json::json!("")),
+            ("numeric sub", serde_json::json!(7)),
+        ] {
+            assert!(
+                super::approval_from(&claims(sub), Some("eng-7")).is_err(),
+                "{name}"
+            );
+        }
     }
 }

@@ -116,6 +116,8 @@ impl Attributor {
         let mut subject: Option<VerifiedSubject> = None;
         let mut first_user: Option<String> = None;
         let mut requester: Option<Requester> = None;
+        // The requester's id before any pseudonym: what an approval's `sub` names.
+        let mut requester_raw_id: Option<String> = None;
         let mut geoip: Option<&GeoIp> = None;
         // A user is usually both the subject and the requester: one HMAC serves both.
         let mut pseudonyms = PseudonymOnce::new(&self.subject_key);
@@ -141,6 +143,7 @@ impl Attributor {
                         });
                     }
                     if requester.is_none() {
+                        requester_raw_id.clone_from(&identity.user);
                         let id = match identity.kind {
                             RequesterKind::Service | RequesterKind::Employee => identity.user,
                             // Users (and kinds we cannot name) are data subjects: pseudonymise.
@@ -207,7 +210,9 @@ impl Attributor {
                     if requester.is_none()
                         && let Some(cert) = &peer.client_cert
                     {
-                        requester = Some(mtls.requester(cert));
+                        let from_cert = mtls.requester(cert);
+                        requester_raw_id.clone_from(&from_cert.id);
+                        requester = Some(from_cert);
                     }
                 }
                 Built::Geoip(db) => {
@@ -245,7 +250,7 @@ impl Attributor {
         requester.approval = self
             .approvals
             .as_ref()
-            .and_then(|a| a.approval(headers, now));
+            .and_then(|a| a.approval(headers, now, requester_raw_id.as_deref()));
         Attribution { subject, requester }
     }
 }

@@ -507,7 +507,7 @@ fn token_for(files: &crate::setup::DemoFiles, who: Who) -> (Option<String>, Opti
         Who::ApprovedEngineer => {
             let approval = files.approvals.sign(&json!({
                 "iss": crate::setup::APPROVALS_ISSUER, "aud": AUDIENCE, "approval_id": "APR-17",
-                "scope": "support:read-messages", "iat": now, "exp": now + 600,
+                "scope": "support:read-messages", "sub": "eng-sg-7", "iat": now, "exp": now + 600,
             }));
             (
                 Some(files.idp.sign(&claims(

@@ -392,7 +392,9 @@ fn approvals_verify_like_identity_tokens_and_bad_ones_are_dropped() {
     let fx = Fixture::new();
     let attributor = fx.attributor(vec![fx.jwt()]);
     let approval = |claims: serde_json::Value| fx.approvals_idp.sign(&claims);
-    let base = json!({"iss": APPROVALS_ISSUER, "aud": APPROVALS_AUDIENCE, "approval_id": "APR-17", "scope": "read:messages", "exp": NOW_SECS + 600});
+    let base = json!({"iss": APPROVALS_ISSUER, "aud": APPROVALS_AUDIENCE, "approval_id": "APR-17", "scope": "read:messages", "sub": "eng-7", "exp": NOW_SECS + 600});
+    // The requester the approvals were granted to, verified by their identity token.
+    let eng_7 = bearer(&fx.idp.sign(&fx.claims("eng-7", None)));
     let with = |key: &str, value: serde_json::Value| {
         let mut c = base.clone();
         c[key] = value;
@@ -422,11 +424,17 @@ fn approvals_verify_like_identity_tokens_and_bad_ones_are_dropped() {
             false,
         ),
         ("no scope", approval(with("scope", json!(null))), false),
+        ("no sub", approval(with("sub", json!(null))), false),
+        (
+            "granted to another requester",
+            approval(with("sub", json!("eng-8"))),
+            false,
+        ),
         ("garbage", "APR-17".to_string(), false),
     ];
     for (name, token, verified) in cases {
         let got = attributor.attribute(
-            &headers(&[("x-access-approval", &token)]),
+            &headers(&[("authorization", &eng_7), ("x-access-approval", &token)]),
             &peer(ELSEWHERE),
             now(),
         );
@@ -445,7 +453,11 @@ fn approvals_verify_like_identity_tokens_and_bad_ones_are_dropped() {
     }
     let one = approval(base.clone());
     let twice = attributor.attribute(
-        &headers(&[("x-access-approval", &one), ("x-access-approval", &one)]),
+        &headers(&[
+            ("authorization", &eng_7),
+            ("x-access-approval", &one),
+            ("x-access-approval", &one),
+        ]),
         &peer(ELSEWHERE),
         now(),
     );
@@ -453,6 +465,25 @@ fn approvals_verify_like_identity_tokens_and_bad_ones_are_dropped() {
         twice.requester.approval, None,
         "a duplicated approval header is refused"
     );
+    // eng-7's approval, replayed by another requester or with no identity at all.
+    for (name, identity) in [
+        (
+            "another verified requester",
+            Some(bearer(&fx.idp.sign(&fx.claims("eng-8", None)))),
+        ),
+        ("no identity token", None),
+        (
+            "a forged identity token naming eng-7",
+            Some(bearer(&fx.approvals_idp.sign(&fx.claims("eng-7", None)))),
+        ),
+    ] {
+        let mut pairs = vec![("x-access-approval", one.as_str())];
+        if let Some(identity) = &identity {
+            pairs.push(("authorization", identity.as_str()));
+        }
+        let got = attributor.attribute(&headers(&pairs), &peer(ELSEWHERE), now());
+        assert_eq!(got.requester.approval, None, "{name}");
+    }
 }
 
 #[test]
