@@ -1,8 +1,9 @@
 //! Hot policy reload in the running binary, as an operator sees it: a broken
 //! policy dropped into the folder changes no decision and counts as
 //! refused; a good change takes effect without a restart and is recorded in
-//! a `policy_loaded` record; SIGHUP reloads too. Every wait polls the admin
-//! `/metrics` with a deadline.
+//! a `policy_loaded` record; SIGHUP reloads too, and also reads the identity
+//! provider's JWKS again (a key rotation without a restart). Every wait
+//! polls with a deadline.
 //!
 //! The change used throughout moves us-west out of the approved US regions.
 //! With us-east down, a US user's write fails over to us-west before the
@@ -208,4 +209,61 @@ async fn sighup_reloads_a_good_policy_and_refuses_a_broken_one() {
         ]
     );
     assert_eq!(decision_revision(&records, &id), Some(after));
+}
+
+/// A write as `alice` (US) with the `Authorization` value `bearer`.
+async fn write_as(h: &Harness, bearer: &str, id: &str) -> StatusCode {
+    h.send(
+        Who::RawAuthorization(format!("Bearer {bearer}")),
+        Method::POST,
+        &format!("/v1/messages/{id}"),
+        Some(json!({"text": id})),
+    )
+    .await
+    .status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reads_the_identity_providers_rotated_keys() {
+    let h = Harness::start().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let claims = json!({"iss": "https://id.demo.jurisgate", "aud": "app", "sub": "alice",
+        "jurisdiction": "US", "kind": "user", "location": "US", "iat": now, "exp": now + 600});
+    let old = h.files.idp.sign(&claims);
+    assert_eq!(write_as(&h, &old, "k1").await, StatusCode::CREATED);
+
+    // The identity provider rotates: its published JWKS holds only the new key.
+    let rotated =
+        jurisgate_attribution::dev_idp::DevIdp::generate("https://id.demo.jurisgate", "app");
+    let new = rotated.sign(&claims);
+    let jwks = h.files.dir.join("keys").join("idp-jwks.json");
+    assert!(jwks.exists(), "{}", jwks.display());
+    let tmp = jwks.with_extension("tmp");
+    std::fs::write(&tmp, rotated.jwks_json()).expect("write");
+    std::fs::rename(&tmp, &jwks).expect("rename");
+    assert_eq!(
+        write_as(&h, &new, "k2").await,
+        StatusCode::FORBIDDEN,
+        "unverified until the keys are read again"
+    );
+
+    h.signal("HUP");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut n = 3;
+    while write_as(&h, &new, &format!("k{n}")).await != StatusCode::CREATED {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new key never verified after SIGHUP"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        n += 1;
+    }
+    assert_eq!(
+        write_as(&h, &old, "old-after").await,
+        StatusCode::FORBIDDEN,
+        "the old key's token stops counting, though it was verified before"
+    );
 }

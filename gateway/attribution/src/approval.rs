@@ -14,6 +14,7 @@
 //! not even marked `verified: false` (a policy cannot then mistake one for
 //! the other). This module does not decide what an approval permits.
 
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName};
@@ -36,6 +37,8 @@ const APPROVAL_LEEWAY: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct ApprovalVerifier {
     header: HeaderName,
+    /// The approvals service's JWKS file, read again by [`Self::reload_keys`].
+    jwks: PathBuf,
     jwt: JwtVerifier,
 }
 
@@ -54,7 +57,21 @@ impl ApprovalVerifier {
             APPROVAL_ALGORITHMS.to_vec(),
             APPROVAL_LEEWAY,
         );
-        Ok(Self { header, jwt })
+        Ok(Self {
+            header,
+            jwks: config.jwks.clone(),
+            jwt,
+        })
+    }
+
+    /// Reads the JWKS file again and verifies approvals with its keys from now on.
+    ///
+    /// # Errors
+    /// When the file cannot be read or holds no usable key set: the keys
+    /// in use stay in use.
+    pub fn reload_keys(&self) -> Result<(), AttributionError> {
+        self.jwt.replace_keys(load_jwks(&self.jwks)?);
+        Ok(())
     }
 
     /// The verified approval the request carries, if any, and only if it

@@ -110,6 +110,29 @@ impl Attributor {
         })
     }
 
+    /// Reads every JWKS file again (identity sources and approvals): what
+    /// an identity provider's key rotation needs, without a restart. Each
+    /// source takes its new keys only if its file loads; the first failure
+    /// is returned after the others have been tried, and a source whose
+    /// file failed keeps the keys it had.
+    ///
+    /// # Errors
+    /// The first JWKS file that could not be read or used.
+    pub fn reload_keys(&self) -> Result<(), AttributionError> {
+        let mut first_error = None;
+        let jwt = self.sources.iter().filter_map(|s| match s {
+            Built::Jwt(jwt) => Some(jwt.reload_keys()),
+            _ => None,
+        });
+        let approvals = self.approvals.iter().map(ApprovalVerifier::reload_keys);
+        for result in jwt.chain(approvals) {
+            if let Err(e) = result {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
     /// Attributes one request at time `now`.
     #[must_use]
     pub fn attribute(&self, headers: &HeaderMap, peer: &PeerInfo, now: SystemTime) -> Attribution {

@@ -7,6 +7,7 @@
 //! a plausible code, else the token gives no jurisdiction but still gives its
 //! verified `sub`. This module does not pseudonymise; the attributor does.
 
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderName};
@@ -38,6 +39,8 @@ pub struct TokenIdentity {
 #[derive(Debug, Clone)]
 pub struct JwtIdentitySource {
     header: HeaderName,
+    /// The JWKS file, read again by [`Self::reload_keys`].
+    jwks: PathBuf,
     verifier: JwtVerifier,
     jurisdiction_claim: String,
     kind_claim: String,
@@ -55,6 +58,7 @@ impl JwtIdentitySource {
         let keys = load_jwks(&config.jwks)?;
         Ok(Self {
             header: parse_header_name(&config.header)?,
+            jwks: config.jwks.clone(),
             verifier: JwtVerifier::new(
                 keys,
                 &config.issuer,
@@ -68,6 +72,18 @@ impl JwtIdentitySource {
             location_claim: config.location_claim.clone(),
             org_claim: config.org_claim.clone(),
         })
+    }
+
+    /// Reads the JWKS file again and verifies with its keys from now on
+    /// (an identity provider's key rotation); tokens verified under the
+    /// old keys are verified again.
+    ///
+    /// # Errors
+    /// When the file cannot be read or holds no usable key set: the keys
+    /// in use stay in use.
+    pub fn reload_keys(&self) -> Result<(), AttributionError> {
+        self.verifier.replace_keys(load_jwks(&self.jwks)?);
+        Ok(())
     }
 
     /// The identity of the request's token, when it carries one that verifies.

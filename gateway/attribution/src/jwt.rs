@@ -18,6 +18,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwap;
+
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde_json::{Map, Value};
@@ -119,7 +121,8 @@ pub fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, AttributionE
 /// cache of verified tokens, as they share the keys and settings.
 #[derive(Debug, Clone)]
 pub struct JwtVerifier {
-    keys: Arc<LoadedKeys>,
+    /// Swapped whole by [`Self::replace_keys`]; clones share it.
+    keys: Arc<ArcSwap<LoadedKeys>>,
     issuer: String,
     audience: String,
     algorithms: Vec<Algorithm>,
@@ -147,10 +150,10 @@ impl JwtVerifier {
         leeway: Duration,
     ) -> Self {
         Self {
-            keys: Arc::new(LoadedKeys {
+            keys: Arc::new(ArcSwap::from_pointee(LoadedKeys {
                 set: keys,
                 verified: TokenCache::new(DEFAULT_CAPACITY),
-            }),
+            })),
             issuer: issuer.to_string(),
             audience: audience.to_string(),
             algorithms,
@@ -162,14 +165,26 @@ impl JwtVerifier {
     /// starting empty; 0 remembers none, so every token is verified anew.
     #[must_use]
     pub fn with_token_cache(self, capacity: usize) -> Self {
-        let set = Arc::try_unwrap(self.keys).map_or_else(|shared| shared.set.clone(), |k| k.set);
+        let set = self.keys.load().set.clone();
         Self {
-            keys: Arc::new(LoadedKeys {
+            keys: Arc::new(ArcSwap::from_pointee(LoadedKeys {
                 set,
                 verified: TokenCache::new(capacity),
-            }),
+            })),
             ..self
         }
+    }
+
+    /// Replaces the key set (an identity provider rotated its keys), for
+    /// this verifier and its clones. The verified-token cache goes with the
+    /// old keys: a token verified under them is checked again under the new.
+    /// Requests already verifying finish with the keys they started with.
+    pub fn replace_keys(&self, set: KeySet) {
+        let capacity = self.keys.load().verified.capacity();
+        self.keys.store(Arc::new(LoadedKeys {
+            set,
+            verified: TokenCache::new(capacity),
+        }));
     }
 
     /// The claims of `token` when it verifies at time `now`. A token this
@@ -180,13 +195,14 @@ impl JwtVerifier {
     /// A [`JwtError`] saying which check failed.
     pub fn verify(&self, token: &str, now: SystemTime) -> Result<Arc<Claims>, JwtError> {
         let now = unix_seconds(now);
-        let cache = &self.keys.verified;
+        let keys = self.keys.load();
+        let cache = &keys.verified;
         let digest = (cache.capacity() > 0).then(|| token_digest(token.as_bytes()));
         if let Some(hit) = digest.as_ref().and_then(|d| cache.get(d)) {
             hit.validity.check(now, self.leeway)?;
             return Ok(hit.claims);
         }
-        let claims = self.verify_uncached(token)?;
+        let claims = self.verify_uncached(token, &keys.set)?;
         let validity = check_times(&claims, now, self.leeway)?;
         let claims = Arc::new(claims);
         if let Some(digest) = digest {
@@ -200,7 +216,7 @@ impl JwtVerifier {
     }
 
     /// Every check but the time claims, which depend on `now`.
-    fn verify_uncached(&self, token: &str) -> Result<Claims, JwtError> {
+    fn verify_uncached(&self, token: &str, keys: &KeySet) -> Result<Claims, JwtError> {
         let header = decode_jwt_header(token.as_bytes())?;
         let alg = header.alg;
         if !self.algorithms.contains(&alg) {
@@ -208,9 +224,7 @@ impl JwtVerifier {
         }
         match &header.kid {
             Some(kid) => {
-                let key = self
-                    .keys
-                    .set
+                let key = keys
                     .by_kid(kid)
                     .ok_or_else(|| JwtError::UnknownKid(kid.clone()))?;
                 if !key.allows(alg) {
@@ -221,15 +235,15 @@ impl JwtVerifier {
                 }
                 self.decode(token, alg, key)
             }
-            None => self.decode_any(token, alg),
+            None => self.decode_any(token, alg, keys),
         }
     }
 
     /// Without a `kid`, only keys that fit `alg` are tried; a signature
     /// failure moves on to the next, any other failure is final.
-    fn decode_any(&self, token: &str, alg: Algorithm) -> Result<Claims, JwtError> {
+    fn decode_any(&self, token: &str, alg: Algorithm, keys: &KeySet) -> Result<Claims, JwtError> {
         let mut last = JwtError::NoKeyForAlgorithm(alg);
-        for key in self.keys.set.keys().iter().filter(|k| k.allows(alg)) {
+        for key in keys.keys().iter().filter(|k| k.allows(alg)) {
             match self.decode(token, alg, key) {
                 Ok(claims) => return Ok(claims),
                 Err(JwtError::Signature) => last = JwtError::Signature,
@@ -424,7 +438,7 @@ mod tests {
             let (cached, fresh) = pair(&idp);
             let token = idp.sign(&idp.claims("alice", Some("US"), at(T)));
             let first = cached.verify(&token, at(T)).unwrap();
-            assert_eq!(cached.keys.verified.len(), 1);
+            assert_eq!(cached.keys.load().verified.len(), 1);
             let again = cached.verify(&token, at(T + 60)).unwrap();
             // The same allocation: the second answer came from the cache.
             assert!(Arc::ptr_eq(&first, &again));
@@ -435,7 +449,7 @@ mod tests {
             ));
             assert_eq!(*again, *anew);
             assert_eq!(again["sub"], "alice");
-            assert_eq!(fresh.keys.verified.len(), 0);
+            assert_eq!(fresh.keys.load().verified.len(), 0);
             // Clones share the cache, as they share the keys.
             assert!(Arc::ptr_eq(
                 &first,
@@ -451,7 +465,7 @@ mod tests {
             claims["nbf"] = (T + 100).into();
             let token = idp.sign(&claims);
             cached.verify(&token, at(T + 100)).unwrap();
-            assert_eq!(cached.keys.verified.len(), 1);
+            assert_eq!(cached.keys.load().verified.len(), 1);
             let exp = T + 3600;
             let cases = [
                 (
@@ -500,7 +514,7 @@ mod tests {
                 assert_eq!(got, fresh.verify(&changed, at(T)), "byte {i} changed");
             }
             // Failures are not remembered.
-            assert_eq!(cached.keys.verified.len(), 1);
+            assert_eq!(cached.keys.load().verified.len(), 1);
         }
     }
 }

@@ -352,6 +352,19 @@ impl Running {
             .map_or(Ok(()), |tls| tls.reload().map_err(|e| e.to_string()))
     }
 
+    /// Re-reads the JWKS files of the identity sources and of approvals
+    /// (what SIGHUP does), so an identity provider's key rotation needs no
+    /// restart. Tokens verified under the old keys are verified again.
+    ///
+    /// # Errors
+    /// The first file refused; a source whose file was refused keeps its keys.
+    pub fn reload_identity_keys(&self) -> Result<(), String> {
+        self.gateway
+            .attributor
+            .reload_keys()
+            .map_err(|e| e.to_string())
+    }
+
     /// Stops accepting, finishes in-flight requests, writes the shutdown
     /// record and the final checkpoint.
     ///

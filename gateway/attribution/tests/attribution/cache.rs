@@ -231,3 +231,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn rotated_keys_are_read_again_and_the_old_keys_tokens_stop_counting() {
+    let fx = Fixture::new();
+    let attributor = fx.attributor(vec![fx.jwt()]);
+    let verified = |token: &str| attribute(&attributor, token, NOW_SECS).subject.verified;
+    let old = fx.idp.sign(&fx.claims("alice", Some("US")));
+    assert!(verified(&old), "the old key's token, now cached");
+
+    // The identity provider rotates: its JWKS now holds only the new key.
+    let rotated = DevIdp::generate(ISSUER, AUDIENCE);
+    let new = rotated.sign(&fx.claims("alice", Some("US")));
+    std::fs::write(&fx.jwks, rotated.jwks_json()).unwrap();
+    assert!(
+        !verified(&new),
+        "nothing changes until the keys are reloaded"
+    );
+    assert!(verified(&old));
+
+    attributor.reload_keys().unwrap();
+    assert!(verified(&new), "the new key's token verifies");
+    assert!(
+        !verified(&old),
+        "the old key's token no longer counts, cached or not"
+    );
+
+    // A broken file is refused with its name, and the keys in use stay.
+    std::fs::write(&fx.jwks, "{\"keys\": [").unwrap();
+    let err = attributor.reload_keys().unwrap_err().to_string();
+    assert!(err.contains("jwks.json"), "{err}");
+    assert!(verified(&new));
+}
