@@ -266,4 +266,27 @@ async fn sighup_reads_the_identity_providers_rotated_keys() {
         StatusCode::FORBIDDEN,
         "the old key's token stops counting, though it was verified before"
     );
+
+    // The log says which identity keys vouched before and after: the
+    // startup record and one more, written by the reload, differing only
+    // in the identity provider's key-set fingerprint.
+    let idp = "jwks:https://id.demo.jurisgate";
+    let loaded: Vec<_> = h
+        .records()
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::ConfigLoaded(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(loaded.len(), 2, "{loaded:?}");
+    assert_eq!(loaded[0].config_sha256, loaded[1].config_sha256);
+    let (before, after) = (&loaded[0].key_ids, &loaded[1].key_ids);
+    assert_ne!(before[idp], after[idp], "{before:?} {after:?}");
+    let others = |ids: &std::collections::BTreeMap<String, String>| {
+        let mut ids = ids.clone();
+        ids.remove(idp);
+        ids
+    };
+    assert_eq!(others(before), others(after));
 }

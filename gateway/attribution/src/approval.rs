@@ -64,14 +64,20 @@ impl ApprovalVerifier {
         })
     }
 
-    /// Reads the JWKS file again and verifies approvals with its keys from now on.
+    /// Reads the JWKS file again and verifies approvals with its keys from
+    /// now on. Says whether the key set changed.
     ///
     /// # Errors
     /// When the file cannot be read or holds no usable key set: the keys
     /// in use stay in use.
-    pub fn reload_keys(&self) -> Result<(), AttributionError> {
-        self.jwt.replace_keys(load_jwks(&self.jwks)?);
-        Ok(())
+    pub fn reload_keys(&self) -> Result<bool, AttributionError> {
+        Ok(self.jwt.replace_keys(load_jwks(&self.jwks)?))
+    }
+
+    /// The approvals issuer and the fingerprint of its key set in use.
+    #[must_use]
+    pub fn key_set_id(&self) -> (&str, String) {
+        self.jwt.key_set_id()
     }
 
     /// The verified approval the request carries, if any, and only if it

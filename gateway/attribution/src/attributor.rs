@@ -15,6 +15,7 @@
 //! Nothing here reads client-supplied jurisdiction headers, and no failure
 //! becomes an error response: the policy decides on what is reported.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderName};
@@ -112,25 +113,45 @@ impl Attributor {
 
     /// Reads every JWKS file again (identity sources and approvals): what
     /// an identity provider's key rotation needs, without a restart. Each
-    /// source takes its new keys only if its file loads; the first failure
-    /// is returned after the others have been tried, and a source whose
-    /// file failed keeps the keys it had.
-    ///
-    /// # Errors
-    /// The first JWKS file that could not be read or used.
-    pub fn reload_keys(&self) -> Result<(), AttributionError> {
-        let mut first_error = None;
+    /// source takes its new keys only if its file loads; a source whose
+    /// file failed keeps the keys it had, and the others are still read.
+    pub fn reload_keys(&self) -> KeyReload {
         let jwt = self.sources.iter().filter_map(|s| match s {
             Built::Jwt(jwt) => Some(jwt.reload_keys()),
             _ => None,
         });
         let approvals = self.approvals.iter().map(ApprovalVerifier::reload_keys);
+        let mut reload = KeyReload::default();
         for result in jwt.chain(approvals) {
-            if let Err(e) = result {
-                first_error.get_or_insert(e);
+            match result {
+                Ok(changed) => reload.changed += usize::from(changed),
+                Err(e) => reload.refused.push(e),
             }
         }
-        first_error.map_or(Ok(()), Err)
+        reload
+    }
+
+    /// The key sets in use, for the audit log: `jwks:<issuer>` for each
+    /// identity source and `approvals:<issuer>`, each to its key set's
+    /// fingerprint (a second source with the same issuer gets `#2`).
+    #[must_use]
+    pub fn key_set_ids(&self) -> BTreeMap<String, String> {
+        let jwt = self.sources.iter().filter_map(|s| match s {
+            Built::Jwt(jwt) => Some(("jwks", jwt.key_set_id())),
+            _ => None,
+        });
+        let approvals = self.approvals.iter().map(|a| ("approvals", a.key_set_id()));
+        let mut ids = BTreeMap::new();
+        for (what, (issuer, fingerprint)) in jwt.chain(approvals) {
+            let mut name = format!("{what}:{issuer}");
+            let mut n = 1;
+            while ids.contains_key(&name) {
+                n += 1;
+                name = format!("{what}:{issuer}#{n}");
+            }
+            ids.insert(name, fingerprint);
+        }
+        ids
     }
 
     /// Attributes one request at time `now`.
@@ -276,6 +297,15 @@ impl Attributor {
             .and_then(|a| a.approval(headers, now, requester_raw_id.as_deref()));
         Attribution { subject, requester }
     }
+}
+
+/// What [`Attributor::reload_keys`] did.
+#[derive(Debug, Default)]
+pub struct KeyReload {
+    /// How many key sets changed (a file read again unchanged does not count).
+    pub changed: usize,
+    /// The files refused, each naming its file; their sources keep their keys.
+    pub refused: Vec<AttributionError>,
 }
 
 /// Pseudonyms for one request, remembering the last one made.

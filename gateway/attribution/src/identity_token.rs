@@ -76,14 +76,19 @@ impl JwtIdentitySource {
 
     /// Reads the JWKS file again and verifies with its keys from now on
     /// (an identity provider's key rotation); tokens verified under the
-    /// old keys are verified again.
+    /// old keys are verified again. Says whether the key set changed.
     ///
     /// # Errors
     /// When the file cannot be read or holds no usable key set: the keys
     /// in use stay in use.
-    pub fn reload_keys(&self) -> Result<(), AttributionError> {
-        self.verifier.replace_keys(load_jwks(&self.jwks)?);
-        Ok(())
+    pub fn reload_keys(&self) -> Result<bool, AttributionError> {
+        Ok(self.verifier.replace_keys(load_jwks(&self.jwks)?))
+    }
+
+    /// The issuer and the fingerprint of the key set in use.
+    #[must_use]
+    pub fn key_set_id(&self) -> (&str, String) {
+        self.verifier.key_set_id()
     }
 
     /// The identity of the request's token, when it carries one that verifies.

@@ -15,6 +15,7 @@ use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
 };
 use jsonwebtoken::{Algorithm, DecodingKey};
+use sha2::{Digest, Sha256};
 
 /// Smallest RSA modulus accepted, in bytes (2048 bits).
 const MIN_RSA_MODULUS_BYTES: usize = 256;
@@ -90,6 +91,7 @@ impl VerifyKey {
 #[derive(Debug, Clone)]
 pub struct KeySet {
     keys: Vec<VerifyKey>,
+    fingerprint: String,
 }
 
 impl KeySet {
@@ -97,6 +99,13 @@ impl KeySet {
     #[must_use]
     pub fn keys(&self) -> &[VerifyKey] {
         &self.keys
+    }
+
+    /// The first 8 bytes of the JWKS document's SHA-256, in hex: names the
+    /// key set in the audit log (a rotation changes it) without the keys.
+    #[must_use]
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The key with this `kid`.
@@ -133,7 +142,8 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
     if keys.is_empty() {
         return Err(JwksError::NoUsableKey);
     }
-    Ok(KeySet { keys })
+    let fingerprint = hex::encode(&Sha256::digest(bytes)[..8]);
+    Ok(KeySet { keys, fingerprint })
 }
 
 /// The key, `Ok(None)` for a key that is not for verifying signatures.

@@ -176,15 +176,28 @@ impl JwtVerifier {
     }
 
     /// Replaces the key set (an identity provider rotated its keys), for
-    /// this verifier and its clones. The verified-token cache goes with the
-    /// old keys: a token verified under them is checked again under the new.
-    /// Requests already verifying finish with the keys they started with.
-    pub fn replace_keys(&self, set: KeySet) {
-        let capacity = self.keys.load().verified.capacity();
+    /// this verifier and its clones, and says whether it changed. The
+    /// verified-token cache goes with the old keys: a token verified under
+    /// them is checked again under the new. The same document again changes
+    /// nothing and keeps the cache. Requests already verifying finish with
+    /// the keys they started with.
+    pub fn replace_keys(&self, set: KeySet) -> bool {
+        let loaded = self.keys.load();
+        if loaded.set.fingerprint() == set.fingerprint() {
+            return false;
+        }
+        let capacity = loaded.verified.capacity();
         self.keys.store(Arc::new(LoadedKeys {
             set,
             verified: TokenCache::new(capacity),
         }));
+        true
+    }
+
+    /// The issuer this verifier accepts and the fingerprint of its key set.
+    #[must_use]
+    pub fn key_set_id(&self) -> (&str, String) {
+        (&self.issuer, self.keys.load().set.fingerprint().to_string())
     }
 
     /// The claims of `token` when it verifies at time `now`. A token this

@@ -37,7 +37,8 @@ pub enum Durability {
 /// fair share of CPU time.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub enum WriterScheduling {
-    /// `SCHED_BATCH` at nice 0 (Linux; elsewhere the default policy).
+    /// `SCHED_BATCH` at the process's nice level (Linux; elsewhere the
+    /// default policy). Needs no privilege.
     #[default]
     Batch,
     /// The default policy (`SCHED_OTHER`).
@@ -306,17 +307,33 @@ impl AuditLog {
 fn apply_scheduling(policy: WriterScheduling) {
     #[cfg(target_os = "linux")]
     if policy == WriterScheduling::Batch {
+        use rustix::process::{getpriority_process, setpriority_process};
         use thread_priority::{
             NormalThreadSchedulePolicy, ThreadPriority, ThreadPriorityOsValue,
             ThreadSchedulePolicy, set_thread_priority_and_policy, thread_native_id,
         };
-        // The OS value for a normal policy is the nice level; its default, 0, is the usual one.
-        if let Err(e) = set_thread_priority_and_policy(
+        let batch = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
+        // The crate sets the policy, then the thread's nice level to the
+        // value given (its only one here, 0). The writer should keep the
+        // nice level it inherited, so read it first and put it back: a
+        // process started with `nice` keeps its writer as nice as itself.
+        let inherited_nice = getpriority_process(None).ok();
+        let set = set_thread_priority_and_policy(
             thread_native_id(),
             ThreadPriority::Os(ThreadPriorityOsValue::default()),
-            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch),
-        ) {
-            tracing::warn!(error = ?e, "audit writer: cannot switch to SCHED_BATCH; it keeps the default policy");
+            batch,
+        );
+        // Raising the nice level back is always allowed; lowering it (a
+        // negative inherited level) needs the privilege the process had.
+        if let Some(nice) = inherited_nice
+            && let Err(e) = setpriority_process(None, nice)
+        {
+            tracing::warn!(error = %e, nice, "audit writer: cannot restore its nice level");
+        }
+        // Setting the nice level can fail after the policy was set: what
+        // counts is the policy the kernel now reports.
+        if thread_priority::thread_schedule_policy() != Ok(batch) {
+            tracing::warn!(error = ?set.err(), "audit writer: cannot switch to SCHED_BATCH; it keeps the default policy");
         }
     }
     #[cfg(not(target_os = "linux"))]
@@ -327,18 +344,26 @@ fn apply_scheduling(policy: WriterScheduling) {
 mod tests {
     use super::{WriterScheduling, apply_scheduling};
 
-    /// The calling thread's policy as the kernel reports it (field 41 of
-    /// its `stat`: 0 = SCHED_OTHER, 3 = SCHED_BATCH).
-    fn policy_of_this_thread() -> u32 {
+    /// A field of the calling thread's `stat` as the kernel reports it
+    /// (numbered as in proc(5)).
+    fn stat_field(number: usize) -> i64 {
         let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
         let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-        after_name.split(' ').nth(41 - 3).unwrap().parse().unwrap()
+        after_name
+            .split(' ')
+            .nth(number - 3)
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
-    fn policy_after(scheduling: WriterScheduling) -> u32 {
+    /// The thread's (policy, nice) after `apply_scheduling`, in a thread
+    /// started at nice level `nice`. Policy 0 is SCHED_OTHER, 3 SCHED_BATCH.
+    fn policy_and_nice_after(scheduling: WriterScheduling, nice: i32) -> (i64, i64) {
         std::thread::spawn(move || {
+            rustix::process::setpriority_process(None, nice).unwrap();
             apply_scheduling(scheduling);
-            policy_of_this_thread()
+            (stat_field(41), stat_field(19))
         })
         .join()
         .unwrap()
@@ -347,7 +372,13 @@ mod tests {
     #[test]
     fn the_writer_runs_as_a_batch_thread_unless_told_otherwise() {
         assert_eq!(WriterScheduling::default(), WriterScheduling::Batch);
-        assert_eq!(policy_after(WriterScheduling::Batch), 3);
-        assert_eq!(policy_after(WriterScheduling::Normal), 0);
+        assert_eq!(policy_and_nice_after(WriterScheduling::Batch, 0), (3, 0));
+        assert_eq!(policy_and_nice_after(WriterScheduling::Normal, 0), (0, 0));
+    }
+
+    #[test]
+    fn a_batch_writer_keeps_the_nice_level_it_inherited() {
+        // A gateway started under `nice -n 5`: its writer must not run at 0.
+        assert_eq!(policy_and_nice_after(WriterScheduling::Batch, 5), (3, 5));
     }
 }

@@ -64,6 +64,9 @@ pub struct Running {
     shipper: Option<(jurisgate_audit_ship::Shipper, Duration)>,
     engine_options: EngineOptions,
     tls: Option<Arc<ListenerTls>>,
+    /// The startup `config_loaded` record, written again with new key-set
+    /// fingerprints when a reload changes the identity keys.
+    config_loaded: ConfigLoaded,
 }
 
 impl Running {
@@ -141,12 +144,16 @@ impl Running {
         .await
         .map_err(|e| StartError(format!("audit.dir {}: {e}", config.audit.dir.display())))?;
 
+        // The identity providers' key sets are named too: an auditor sees
+        // which keys vouched for identities, and when they rotated.
+        key_ids.extend(attributor.key_set_ids());
         let config_bytes = std::fs::read(&config.source).unwrap_or_default();
+        let config_loaded = ConfigLoaded {
+            config_sha256: hex::encode(Sha256::digest(&config_bytes)),
+            key_ids,
+        };
         audit
-            .append(Event::ConfigLoaded(ConfigLoaded {
-                config_sha256: hex::encode(Sha256::digest(&config_bytes)),
-                key_ids,
-            }))
+            .append(Event::ConfigLoaded(config_loaded.clone()))
             .await
             .map_err(|e| StartError(format!("audit: {e}")))?;
         audit
@@ -310,6 +317,7 @@ impl Running {
             engine_options,
             tls,
             shipper,
+            config_loaded,
         })
     }
 
@@ -355,14 +363,27 @@ impl Running {
     /// Re-reads the JWKS files of the identity sources and of approvals
     /// (what SIGHUP does), so an identity provider's key rotation needs no
     /// restart. Tokens verified under the old keys are verified again.
+    /// When a key set changed, a `config_loaded` record with the new
+    /// fingerprints is appended before this returns.
     ///
     /// # Errors
-    /// The first file refused; a source whose file was refused keeps its keys.
-    pub fn reload_identity_keys(&self) -> Result<(), String> {
-        self.gateway
-            .attributor
-            .reload_keys()
-            .map_err(|e| e.to_string())
+    /// Each file refused (a source whose file was refused keeps its keys),
+    /// or the audit log refusing the record.
+    pub async fn reload_identity_keys(&self) -> Result<usize, Vec<String>> {
+        let reload = self.gateway.attributor.reload_keys();
+        let mut errors: Vec<String> = reload.refused.iter().map(ToString::to_string).collect();
+        if reload.changed > 0 {
+            let mut loaded = self.config_loaded.clone();
+            loaded.key_ids.extend(self.gateway.attributor.key_set_ids());
+            if let Err(e) = self.gateway.audit.append(Event::ConfigLoaded(loaded)).await {
+                errors.push(format!("audit: the key reload could not be recorded: {e}"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(reload.changed)
+        } else {
+            Err(errors)
+        }
     }
 
     /// Stops accepting, finishes in-flight requests, writes the shutdown

@@ -250,16 +250,31 @@ fn rotated_keys_are_read_again_and_the_old_keys_tokens_stop_counting() {
     );
     assert!(verified(&old));
 
-    attributor.reload_keys().unwrap();
+    let before = attributor.key_set_ids();
+    let reload = attributor.reload_keys();
+    assert_eq!((reload.changed, reload.refused.len()), (1, 0));
+    let after = attributor.key_set_ids();
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    assert_ne!(before, after, "the audit log's key-set fingerprint changes");
     assert!(verified(&new), "the new key's token verifies");
     assert!(
         !verified(&old),
         "the old key's token no longer counts, cached or not"
     );
 
+    // The same file again changes nothing.
+    assert_eq!(attributor.reload_keys().changed, 0);
+    assert_eq!(attributor.key_set_ids(), after);
+
     // A broken file is refused with its name, and the keys in use stay.
     std::fs::write(&fx.jwks, "{\"keys\": [").unwrap();
-    let err = attributor.reload_keys().unwrap_err().to_string();
+    let reload = attributor.reload_keys();
+    assert_eq!(reload.changed, 0);
+    let err = reload.refused[0].to_string();
     assert!(err.contains("jwks.json"), "{err}");
     assert!(verified(&new));
+    assert_eq!(attributor.key_set_ids(), after);
 }

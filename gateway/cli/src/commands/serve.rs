@@ -109,9 +109,13 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 _ = hup.recv() => {
                     // Logs its own outcome, as the certificate file watcher's reloads do.
                     let _ = running.reload_tls();
-                    match running.reload_identity_keys() {
-                        Ok(()) => tracing::info!("SIGHUP: identity and approval keys reloaded"),
-                        Err(e) => tracing::error!(error = %e, "SIGHUP: a key set was refused; it keeps its previous keys"),
+                    match running.reload_identity_keys().await {
+                        Ok(changed) => tracing::info!(changed, "SIGHUP: identity and approval keys read again"),
+                        Err(errors) => {
+                            for e in errors {
+                                tracing::error!(error = %e, "SIGHUP: identity key reload");
+                            }
+                        }
                     }
                     match running.reload_policy().await {
                         Ok(rev) => tracing::info!(revision = %rev, "SIGHUP: policy reloaded"),
