@@ -137,6 +137,36 @@ fn assert_every_forward_recorded(h: &mut Harness) -> usize {
     seen
 }
 
+/// The log holds the request's decision (allowed, to us-east) and, after
+/// it, a `forward_failed` record with the status and reason the client got.
+pub(crate) fn assert_forward_failure_recorded(
+    h: &Harness,
+    request_id: &str,
+    status: StatusCode,
+    reason: &str,
+) {
+    let records = h.records();
+    let decision = records.iter().position(|r| {
+        matches!(&r.event, Event::Decision(d) if d.request_id == request_id && d.decision.allow)
+    });
+    let failed = records
+        .iter()
+        .position(|r| matches!(&r.event, Event::ForwardFailed(f) if f.request_id == request_id));
+    let (Some(decision), Some(failed)) = (decision, failed) else {
+        panic!("{request_id}: decision at {decision:?}, forward_failed at {failed:?}");
+    };
+    assert!(
+        decision < failed,
+        "the failure is recorded after the decision"
+    );
+    let Event::ForwardFailed(f) = &records[failed].event else {
+        unreachable!()
+    };
+    assert_eq!(f.status, status.as_u16(), "{f:?}");
+    assert!(f.reason.starts_with(reason), "{f:?}");
+    assert_eq!(f.region, "us-east", "{f:?}");
+}
+
 fn us_user() -> Who {
     Who::user("alice", "US")
 }
@@ -189,6 +219,7 @@ async fn rude_upstreams_get_documented_statuses() {
             rude.proxied.load(Ordering::SeqCst) >= 1,
             "{how:?}: the rude upstream was never asked"
         );
+        assert_forward_failure_recorded(&h, &r.request_id, status, reason);
         assert_eq!(abroad(&h), 0, "{how:?}: US data went abroad");
         // The gateway still serves: another jurisdiction, and the same one once us-east is replaced by failover.
         let eu = h

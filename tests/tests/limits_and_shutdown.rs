@@ -312,6 +312,13 @@ async fn a_body_that_cannot_be_pseudonymised_is_refused_not_passed_through() {
         r.json
     );
     assert!(!r.json.to_string().contains("alice@example.com"));
+    // The upstream answered, but the answer was withheld: the log says so.
+    crate::faults::assert_forward_failure_recorded(
+        &h,
+        &r.request_id,
+        StatusCode::BAD_GATEWAY,
+        "obligation_failed",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -424,6 +431,13 @@ async fn chunked_body_over_the_limit_gets_413_and_the_upstream_never_gets_it_who
     assert!(d.decision.allow);
     assert_eq!(d.region.as_deref(), Some("us-east"));
     assert_eq!(d.status, None);
+    // The cut is in the log too, after the decision that let the body flow.
+    crate::faults::assert_forward_failure_recorded(
+        &h,
+        &id,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request_body_too_large",
+    );
     assert_eq!(h.stop(), 0);
     println!(
         "limits: HTTP/1.1 chunked body of {} bytes over a {LIMIT}-byte limit: 413 request_body_too_large, connection closed; upstream got {} bytes, message incomplete",

@@ -152,8 +152,8 @@ fn obligations_or_empty<O: Serialize, S: Serializer>(
 mod tests {
     use super::*;
     use crate::{
-        CheckpointEvent, ConfigLoaded, DecisionEvent, Outcome, PolicyFile, PolicyLoaded, Record,
-        RequesterFacts, Shutdown, Startup, SubjectFacts,
+        CheckpointEvent, ConfigLoaded, DecisionEvent, ForwardFailed, Outcome, PolicyFile,
+        PolicyLoaded, Record, RequesterFacts, Shutdown, Startup, SubjectFacts,
     };
     use serde_json::json;
 
@@ -315,6 +315,13 @@ mod tests {
             Event::ConfigLoaded(ConfigLoaded {
                 config_sha256: "03".into(),
                 key_ids: [("subject".to_string(), "k1".to_string())].into(),
+            }),
+            Event::ForwardFailed(ForwardFailed {
+                request_id: "r-\"1".into(),
+                pool: "eu".into(),
+                region: "eu-west".into(),
+                status: 502,
+                reason: "upstream_error: connection reset".into(),
             }),
         ];
         for event in events {

@@ -39,6 +39,9 @@ pub enum Event {
     Checkpoint(CheckpointEvent),
     /// Configuration (or a key) was loaded; keys are named by id, never included.
     ConfigLoaded(ConfigLoaded),
+    /// A request allowed and forwarded was not answered by its upstream:
+    /// the gateway answered it itself. Follows its decision record.
+    ForwardFailed(ForwardFailed),
 }
 
 /// A decision about one request.
@@ -171,6 +174,26 @@ pub struct CheckpointEvent {
     pub size: u64,
     /// Root hash, base64.
     pub root: String,
+}
+
+/// A request whose decision record allowed and routed it, answered by the
+/// gateway after forwarding had begun: the upstream could not be reached,
+/// failed or timed out, the request body crossed the size limit while
+/// streaming, or the response could not meet the decision's obligations.
+/// The request may have reached the upstream in part or in full.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardFailed {
+    /// The request id, as in its decision record.
+    pub request_id: String,
+    /// The pool it was forwarded to.
+    pub pool: String,
+    /// That pool's region.
+    pub region: String,
+    /// The status the gateway answered with (413, 502, 504).
+    pub status: u16,
+    /// Why (`upstream_error: …`, `upstream_timeout`,
+    /// `request_body_too_large`, `obligation_failed: …`).
+    pub reason: String,
 }
 
 /// Configuration or key material loaded.

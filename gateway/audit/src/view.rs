@@ -52,6 +52,8 @@ pub(crate) enum KindView<'a> {
     },
     /// `config_loaded`.
     ConfigLoaded,
+    /// `forward_failed`.
+    ForwardFailed,
 }
 
 impl<'a> RecordView<'a> {
@@ -117,6 +119,16 @@ impl<'a> RecordView<'a> {
                 ])?;
                 KindView::ConfigLoaded
             }
+            "forward_failed" => {
+                missing(&[
+                    ("request_id", f.request_id.is_some()),
+                    ("pool", f.pool.is_some()),
+                    ("region", f.region.is_some()),
+                    ("status", f.status.is_some()),
+                    ("reason", f.reason.is_some()),
+                ])?;
+                KindView::ForwardFailed
+            }
             other => return Err(format!("unknown record kind {other:?}")),
         };
         Ok(Self {
@@ -155,6 +167,7 @@ impl<'a> RecordView<'a> {
             b"policy_loaded" => KindView::PolicyLoaded,
             b"shutdown" => KindView::Shutdown,
             b"config_loaded" => KindView::ConfigLoaded,
+            b"forward_failed" => KindView::ForwardFailed,
             _ => return None,
         };
         if !matches!(rest.get(end + 1), Some(b',' | b'}')) {
@@ -339,8 +352,8 @@ mod tests {
 
     use super::*;
     use crate::{
-        CheckpointEvent, ConfigLoaded, DecisionEvent, Event, FORMAT_VERSION, Outcome, PolicyFile,
-        PolicyLoaded, Record, RequesterFacts, Shutdown, Startup, SubjectFacts,
+        CheckpointEvent, ConfigLoaded, DecisionEvent, Event, FORMAT_VERSION, ForwardFailed,
+        Outcome, PolicyFile, PolicyLoaded, Record, RequesterFacts, Shutdown, Startup, SubjectFacts,
     };
 
     const TS: &str = "2026-11-27T18:00:00.123456Z";
@@ -407,6 +420,13 @@ mod tests {
                 config_sha256: "ff".into(),
                 key_ids: [("subject".to_string(), "k1".to_string())].into(),
             }),
+            Event::ForwardFailed(ForwardFailed {
+                request_id: "r-1".into(),
+                pool: "us-east".into(),
+                region: "us-east".into(),
+                status: 504,
+                reason: "upstream_timeout".into(),
+            }),
         ]
     }
 
@@ -435,6 +455,7 @@ mod tests {
                 root: "AAAA".into(),
             },
             KindView::ConfigLoaded,
+            KindView::ForwardFailed,
         ];
         for (i, (event, kind)) in samples().into_iter().zip(want).enumerate() {
             let bytes = line(i as u64 + 5, event);

@@ -26,7 +26,8 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use jurisgate_attribution::{Attribution, Attributor, PeerInfo, Pseudonymizer};
 use jurisgate_audit::{
-    AuditError, AuditLog, DecisionRef, EncodedEvent, OutcomeRef, RequesterRef, SubjectRef,
+    AuditError, AuditLog, DecisionRef, EncodedEvent, Event, ForwardFailed, OutcomeRef,
+    RequesterRef, SubjectRef,
 };
 use jurisgate_policy::{Decision, Permitted, PolicyEngine, PolicyInput, RequestFacts, Resource};
 use jurisgate_route::{Pools, Selected};
@@ -308,27 +309,29 @@ impl Gateway {
                 pool = %selected.pool,
                 "request body crossed max_body_bytes while streaming; upstream request aborted"
             );
-            let response = close_if_framed(
-                &facts,
-                Refusal::PayloadTooLarge.into_response(facts.id.as_str()),
-            );
+            let refusal = Refusal::PayloadTooLarge;
+            self.record_forward_failed(local, &facts, &selected, &refusal)
+                .await;
+            let response = close_if_framed(&facts, refusal.into_response(facts.id.as_str()));
             return self.answer(&facts, response, Some(&selected));
         }
-        let response = match forwarded {
+        let refusal = match forwarded {
             Forwarded::Response(resp, took) => {
                 self.pools.report_success(&selected.endpoint);
                 self.metrics.upstream_latency.observe(took);
-                resp
+                Ok(resp)
             }
             Forwarded::ConnectFailed(refusal) => {
                 self.pools.report_failure(&selected.endpoint);
-                return self.answer(
-                    &facts,
-                    refusal.into_response(facts.id.as_str()),
-                    Some(&selected),
-                );
+                Err(refusal)
             }
-            Forwarded::Failed(refusal) => {
+            Forwarded::Failed(refusal) => Err(refusal),
+        };
+        let response = match refusal {
+            Ok(resp) => resp,
+            Err(refusal) => {
+                self.record_forward_failed(local, &facts, &selected, &refusal)
+                    .await;
                 return self.answer(
                     &facts,
                     refusal.into_response(facts.id.as_str()),
@@ -346,10 +349,35 @@ impl Gateway {
             Ok(r) => r,
             Err(refusal) => {
                 tracing::warn!(request_id = facts.id.as_str(), reason = %refusal.reason(), "response refused: obligations could not be met");
+                self.record_forward_failed(local, &facts, &selected, &refusal)
+                    .await;
                 refusal.into_response(facts.id.as_str())
             }
         };
         self.answer(&facts, response, Some(&selected))
+    }
+
+    /// Records that a request forwarded under its decision record was
+    /// answered by the gateway instead of its upstream, before the client
+    /// hears of it. The answer is `refusal` either way: the request has
+    /// already left, so a failed record is logged, not turned into a 503.
+    async fn record_forward_failed(
+        &self,
+        local: &RuntimeLocal,
+        facts: &Facts,
+        selected: &Selected,
+        refusal: &Refusal,
+    ) {
+        let event = Event::ForwardFailed(ForwardFailed {
+            request_id: facts.id.as_str().to_string(),
+            pool: selected.pool.clone(),
+            region: selected.region.clone(),
+            status: refusal.status().as_u16(),
+            reason: refusal.reason(),
+        });
+        if let Err(e) = local.audit.append(event).await {
+            tracing::error!(request_id = facts.id.as_str(), error = %e, "audit: the failed forward could not be recorded");
+        }
     }
 
     /// Records a refusal and answers with it (or with 503 if the record

@@ -293,6 +293,10 @@ impl Aggregator {
                 keys.push(Key::Kind("checkpoint"));
                 None
             }
+            Event::ForwardFailed(_) => {
+                keys.push(Key::Kind("forward_failed"));
+                None
+            }
         };
         self.sampler.offer((log, r.seq), &keys, || {
             let mut row = match (&r.event, decision) {
@@ -470,6 +474,7 @@ fn kind(event: &Event) -> &'static str {
         Event::Shutdown(_) => "shutdown",
         Event::Checkpoint(_) => "checkpoint",
         Event::ConfigLoaded(_) => "config_loaded",
+        Event::ForwardFailed(_) => "forward_failed",
     }
 }
 
@@ -523,6 +528,10 @@ fn other_row(event: &Event) -> Row {
         Event::Shutdown(s) => s.reason.clone(),
         Event::Checkpoint(c) => format!("tree size {}, root {}", c.size, c.root),
         Event::ConfigLoaded(c) => format!("config sha256 {}", c.config_sha256),
+        Event::ForwardFailed(f) => format!(
+            "request {} to {} ({}): {} {}",
+            f.request_id, f.pool, f.region, f.status, f.reason
+        ),
         Event::Decision(_) => String::new(),
     };
     Row {

@@ -607,6 +607,10 @@ fn table_row(r: &Record) -> String {
                 Event::Shutdown(s) => ("shutdown", s.reason.clone()),
                 Event::Checkpoint(c) => ("checkpoint", format!("size {}", c.size)),
                 Event::ConfigLoaded(c) => ("config_loaded", format!("config {}", c.config_sha256)),
+                Event::ForwardFailed(f) => (
+                    "forward_failed",
+                    format!("{} {} {} ({})", f.request_id, f.status, f.reason, f.region),
+                ),
                 Event::Decision(_) => ("decision", String::new()),
             };
             (kind, dash(), dash(), dash(), dash(), dash(), detail)
