@@ -232,6 +232,30 @@ async fn sealed_segments_reach_an_object_lock_bucket_and_verify_from_it() {
     assert_eq!(remote["origin"], "jurisgate.demo/replica-2");
     assert_eq!(remote["unsigned_tail"], 0);
 
+    // The auditor's report straight from the bucket covers the same
+    // records as one from the replica's own folder.
+    let reports = tempfile::tempdir().unwrap();
+    let report = |from: &[&str], name: &str| {
+        let out = reports.path().join(name).display().to_string();
+        let mut args = vec!["audit", "report", "--key", &key, "--out", &out];
+        args.extend_from_slice(from);
+        let (code, said, err) = run_cli_env(&args, &CREDS);
+        assert_eq!(code, 0, "{said}{err}");
+        assert!(said.starts_with("OK: verified; report of "), "{said}");
+        let html = std::fs::read_to_string(&out).unwrap();
+        assert!(html.contains("jurisgate.demo/replica-2"), "{name}");
+        said.split(" records").next().unwrap().to_string()
+    };
+    let from_bucket = report(
+        &["--from-bucket", &url, "--endpoint", &endpoint],
+        "bucket.html",
+    );
+    assert_eq!(from_bucket, report(&[&dir], "local.html"));
+    assert!(
+        from_bucket.ends_with(&records(&local).to_string()),
+        "{from_bucket}"
+    );
+
     // Every object is under the replica's origin and locked in COMPLIANCE
     // mode for a day; deleting a version is refused.
     let keys = moto.s3("keys", &[BUCKET, "us/"]);

@@ -140,12 +140,22 @@ pub(crate) enum AuditCommand {
     /// failed (the report is still written and says so first).
     Report {
         /// Audit folders, one per replica.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "from_bucket")]
         dirs: Vec<PathBuf>,
         /// Verifier key: its text or a file holding it. Once for every
         /// folder, or once per folder in the same order.
         #[arg(long, required = true)]
         key: Vec<String>,
+        /// Also report on the logs shipped to this bucket (`s3://bucket/prefix`
+        /// or `file:///folder`): each replica's folder is downloaded and
+        /// verified first, trusted no more than a local disk.
+        #[arg(long, value_name = "URL")]
+        from_bucket: Option<String>,
+        #[command(flatten)]
+        bucket: BucketArgs,
+        /// Keep the download in this folder instead of a temporary one.
+        #[arg(long, requires = "from_bucket")]
+        download_to: Option<PathBuf>,
         /// Where to write the report.
         #[arg(long)]
         out: PathBuf,
@@ -224,23 +234,12 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             download_to,
             json,
         } => {
-            let fetched = match &from_bucket {
-                Some(url) => Some(block_on(jurisgate_audit_ship::fetch(
-                    &bucket.target(url, None)?,
-                    download_to.as_deref(),
-                ))??),
-                None => None,
-            };
-            let mut all = dirs;
-            if let Some(f) = &fetched {
-                if f.logs.is_empty() {
-                    bail!(
-                        "{}: no audit segments in the bucket",
-                        from_bucket.unwrap_or_default()
-                    );
-                }
-                all.extend(f.logs.iter().cloned());
-            }
+            let (all, _fetched) = with_bucket_logs(
+                dirs,
+                from_bucket.as_deref(),
+                &bucket,
+                download_to.as_deref(),
+            )?;
             verify_cmd(&all, &key, json)
         }
         AuditCommand::Ship {
@@ -298,11 +297,20 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
         AuditCommand::Report {
             dirs,
             key,
+            from_bucket,
+            bucket,
+            download_to,
             out,
             since,
             until,
             gap_minutes,
         } => {
+            let (dirs, _fetched) = with_bucket_logs(
+                dirs,
+                from_bucket.as_deref(),
+                &bucket,
+                download_to.as_deref(),
+            )?;
             let opts = jurisgate_audit_report::ReportOptions {
                 since: since
                     .as_deref()
@@ -317,6 +325,29 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             report_cmd(&dirs, &key, &out, &opts)
         }
     }
+}
+
+/// `dirs`, then the replica folders downloaded from `from_bucket` (kept
+/// alive by the returned download, which removes a temporary folder when
+/// dropped).
+fn with_bucket_logs(
+    mut dirs: Vec<PathBuf>,
+    from_bucket: Option<&str>,
+    bucket: &BucketArgs,
+    download_to: Option<&Path>,
+) -> anyhow::Result<(Vec<PathBuf>, Option<jurisgate_audit_ship::Fetched>)> {
+    let Some(url) = from_bucket else {
+        return Ok((dirs, None));
+    };
+    let fetched = block_on(jurisgate_audit_ship::fetch(
+        &bucket.target(url, None)?,
+        download_to,
+    ))??;
+    if fetched.logs.is_empty() {
+        bail!("{url}: no audit segments in the bucket");
+    }
+    dirs.extend(fetched.logs.iter().cloned());
+    Ok((dirs, Some(fetched)))
 }
 
 fn keygen(name: &str, out: &Path) -> anyhow::Result<ExitCode> {
