@@ -251,6 +251,12 @@ async fn sighup_reads_the_identity_providers_rotated_keys() {
     );
 
     h.signal("HUP");
+    wait_metric(
+        &h,
+        "jurisgate_identity_key_reloads_total{result=\"changed\"}",
+        1.0,
+    )
+    .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut n = 3;
     while write_as(&h, &new, &format!("k{n}")).await != StatusCode::CREATED {

@@ -112,6 +112,18 @@ impl Drop for Moto {
     }
 }
 
+/// One series of a replica's admin `/metrics` (0 when absent).
+fn metric(admin: SocketAddr, series: &str) -> f64 {
+    use std::io::{Read as _, Write as _};
+    let mut s = TcpStream::connect(admin).expect("admin");
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").expect("ask");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn records(out: &str) -> u64 {
     let v: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"));
     v["records"].as_u64().expect("records")
@@ -154,6 +166,20 @@ async fn sealed_segments_reach_an_object_lock_bucket_and_verify_from_it() {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json);
     }
+    // An SRE sees it: failed passes count up, and no pass has completed.
+    let failed = "jurisgate_audit_ship_passes_total{result=\"failed\"}";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric(r.admin, failed) < 1.0 {
+        assert!(Instant::now() < deadline, "no failed pass counted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        metric(
+            r.admin,
+            "jurisgate_audit_ship_last_completed_timestamp_seconds"
+        ),
+        0.0
+    );
     let started = Instant::now();
     assert_eq!(
         r.stop(),
@@ -217,6 +243,26 @@ async fn sealed_segments_reach_an_object_lock_bucket_and_verify_from_it() {
         assert!(Instant::now() < deadline, "nothing shipped while serving");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The metrics say so too: a completed pass, just now, with files.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let last = metric(
+        r.admin,
+        "jurisgate_audit_ship_last_completed_timestamp_seconds",
+    );
+    assert!(
+        now - last < 60.0,
+        "last completed pass at {last}, now {now}"
+    );
+    assert!(
+        metric(
+            r.admin,
+            "jurisgate_audit_ship_passes_total{result=\"completed\"}"
+        ) >= 1.0
+    );
+    assert!(metric(r.admin, "jurisgate_audit_ship_files_total") >= 1.0);
 
     // A clean stop seals the last segment and ships it: the bucket's copy
     // is the whole log.

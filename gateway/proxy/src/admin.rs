@@ -89,5 +89,15 @@ fn gauges(gateway: &Gateway) -> String {
         "# TYPE jurisgate_policy_info gauge\njurisgate_policy_info{{revision=\"{}\"}} 1",
         escape(gateway.policy.load().revision())
     );
+    if let Some(ship) = &gateway.shipping {
+        let _ = writeln!(
+            out,
+            "# HELP jurisgate_audit_ship_passes_total Shipping passes by result (a failed one is retried).\n# TYPE jurisgate_audit_ship_passes_total counter\njurisgate_audit_ship_passes_total{{result=\"completed\"}} {}\njurisgate_audit_ship_passes_total{{result=\"failed\"}} {}\n# HELP jurisgate_audit_ship_files_total Audit files uploaded and confirmed.\n# TYPE jurisgate_audit_ship_files_total counter\njurisgate_audit_ship_files_total {}\n# HELP jurisgate_audit_ship_last_completed_timestamp_seconds Unix time of the last completed shipping pass (0: none yet).\n# TYPE jurisgate_audit_ship_last_completed_timestamp_seconds gauge\njurisgate_audit_ship_last_completed_timestamp_seconds {}",
+            ship.passes_completed(),
+            ship.passes_failed(),
+            ship.files_shipped(),
+            ship.last_completed_unix()
+        );
+    }
     out
 }

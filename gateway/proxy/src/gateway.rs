@@ -105,6 +105,8 @@ pub struct Gateway {
     pub limits: Limits,
     /// Metrics.
     pub metrics: Metrics,
+    /// The audit shipper's counters, with `[audit.ship]`.
+    pub shipping: Option<Arc<jurisgate_audit_ship::ShipStats>>,
 }
 
 /// What each runtime has of its own, so a request stays on its thread:

@@ -165,6 +165,12 @@ pub struct Metrics {
     pub policy_reloads: AtomicU64,
     /// Policy reloads refused because the new policy failed its checks.
     pub policy_reload_failures: AtomicU64,
+    /// SIGHUP reads of the identity JWKS files that changed a key set.
+    pub identity_key_reloads_changed: AtomicU64,
+    /// SIGHUP reads that found every key set as it was.
+    pub identity_key_reloads_unchanged: AtomicU64,
+    /// SIGHUP reads where a file was refused (its source kept its keys).
+    pub identity_key_reloads_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -201,6 +207,13 @@ impl Metrics {
             self.policy_reloads.load(Ordering::Relaxed),
             self.policy_reload_failures.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            out,
+            "# HELP jurisgate_identity_key_reloads_total SIGHUP reads of the identity and approval JWKS files.\n# TYPE jurisgate_identity_key_reloads_total counter\njurisgate_identity_key_reloads_total{{result=\"changed\"}} {}\njurisgate_identity_key_reloads_total{{result=\"unchanged\"}} {}\njurisgate_identity_key_reloads_total{{result=\"refused\"}} {}",
+            self.identity_key_reloads_changed.load(Ordering::Relaxed),
+            self.identity_key_reloads_unchanged.load(Ordering::Relaxed),
+            self.identity_key_reloads_refused.load(Ordering::Relaxed)
+        );
         out.push_str(extra);
         out
     }
@@ -231,8 +244,12 @@ mod tests {
         m.count_request(labels);
         m.decision_latency.observe(Duration::from_micros(3));
         m.decision_latency.observe(Duration::from_millis(3));
+        m.identity_key_reloads_refused
+            .fetch_add(1, Ordering::Relaxed);
         let text = m.render("");
         assert!(text.contains("jurisgate_requests_total{route=\"r\",decision=\"allow\",region=\"us-east\",status=\"200\"} 2"));
+        assert!(text.contains("jurisgate_identity_key_reloads_total{result=\"refused\"} 1\n"));
+        assert!(text.contains("jurisgate_identity_key_reloads_total{result=\"changed\"} 0\n"));
         assert!(text.contains("jurisgate_decision_seconds_bucket{le=\"0.000005\"} 1"));
         assert!(text.contains("jurisgate_decision_seconds_bucket{le=\"+Inf\"} 2"));
     }

@@ -193,6 +193,12 @@ impl Running {
         };
 
         let upstreams = Upstreams::new(max_idle, connect_timeout, upstream_tls);
+        let shipper = config
+            .audit
+            .ship
+            .as_ref()
+            .map(|ship| Ok::<_, StartError>((ship_target(ship, &config.audit.dir)?, ship)))
+            .transpose()?;
         let gateway = Arc::new(Gateway {
             attributor,
             routes: crate::classify::RouteTable::new(&config.routes),
@@ -208,6 +214,7 @@ impl Running {
                 max_obligation_body_bytes: config.server.max_obligation_body_bytes,
             },
             metrics: Metrics::default(),
+            shipping: shipper.as_ref().map(|(s, _)| s.stats()),
         });
 
         let workers = config.server.worker_count();
@@ -289,9 +296,8 @@ impl Running {
         }
         // Shipping only reads sealed files beside the writer; its failures
         // are logged and retried, never a reason to stop serving.
-        let shipper = match &config.audit.ship {
-            Some(ship) => {
-                let shipper = ship_target(ship, &config.audit.dir)?;
+        let shipper = match shipper {
+            Some((shipper, ship)) => {
                 let (s, every, stopped) =
                     (shipper.clone(), ship.every.0, until_stop(stopped.clone()));
                 tasks.push(tokio::spawn(async move { s.run(every, stopped).await }));
@@ -371,6 +377,15 @@ impl Running {
     /// or the audit log refusing the record.
     pub async fn reload_identity_keys(&self) -> Result<usize, Vec<String>> {
         let reload = self.gateway.attributor.reload_keys();
+        let metrics = &self.gateway.metrics;
+        let counter = if !reload.refused.is_empty() {
+            &metrics.identity_key_reloads_refused
+        } else if reload.changed > 0 {
+            &metrics.identity_key_reloads_changed
+        } else {
+            &metrics.identity_key_reloads_unchanged
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut errors: Vec<String> = reload.refused.iter().map(ToString::to_string).collect();
         if reload.changed > 0 {
             let mut loaded = self.config_loaded.clone();

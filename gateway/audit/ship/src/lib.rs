@@ -25,5 +25,5 @@ mod target;
 pub use error::ShipError;
 pub use fetch::{Fetched, fetch};
 pub use manifest::{MANIFEST_NAME, Shipped};
-pub use ship::{PassReport, Shipper};
+pub use ship::{PassReport, ShipStats, Shipper};
 pub use target::{LockMode, Retention, Target, TargetOptions};

@@ -13,7 +13,8 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use jurisgate_audit::layout::{CHECKPOINT_DIR, list_checkpoints, list_segments, segment_name};
@@ -37,11 +38,66 @@ pub struct PassReport {
     pub open_segment: Option<String>,
 }
 
+/// Counters of a shipper's passes (the run loop's and any other), for
+/// the gateway's `/metrics`: alert on the time since the last completed
+/// pass, not on single failures (each is retried).
+#[derive(Debug, Default)]
+pub struct ShipStats {
+    passes_completed: AtomicU64,
+    passes_failed: AtomicU64,
+    files_shipped: AtomicU64,
+    last_completed_unix: AtomicU64,
+}
+
+impl ShipStats {
+    /// Passes that completed (everything sealed is in the bucket).
+    #[must_use]
+    pub fn passes_completed(&self) -> u64 {
+        self.passes_completed.load(Ordering::Relaxed)
+    }
+
+    /// Passes that stopped at a failure.
+    #[must_use]
+    pub fn passes_failed(&self) -> u64 {
+        self.passes_failed.load(Ordering::Relaxed)
+    }
+
+    /// Files uploaded and confirmed.
+    #[must_use]
+    pub fn files_shipped(&self) -> u64 {
+        self.files_shipped.load(Ordering::Relaxed)
+    }
+
+    /// Unix time of the last completed pass; 0 before the first.
+    #[must_use]
+    pub fn last_completed_unix(&self) -> u64 {
+        self.last_completed_unix.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, pass: &Result<PassReport, ShipError>) {
+        match pass {
+            Ok(report) => {
+                self.passes_completed.fetch_add(1, Ordering::Relaxed);
+                self.files_shipped
+                    .fetch_add(report.uploaded.len() as u64, Ordering::Relaxed);
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                self.last_completed_unix.store(now, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.passes_failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 /// Ships one audit folder to one target.
 #[derive(Debug, Clone)]
 pub struct Shipper {
     dir: PathBuf,
     target: Target,
+    stats: Arc<ShipStats>,
 }
 
 /// Attempts per object operation on top of the client's own retries.
@@ -54,7 +110,14 @@ impl Shipper {
         Self {
             dir: dir.into(),
             target,
+            stats: Arc::default(),
         }
+    }
+
+    /// This shipper's counters, shared with its clones.
+    #[must_use]
+    pub fn stats(&self) -> Arc<ShipStats> {
+        Arc::clone(&self.stats)
     }
 
     /// The target.
@@ -103,6 +166,12 @@ impl Shipper {
     /// # Errors
     /// The first [`ShipError`]; what was confirmed before it stays recorded.
     pub async fn ship_once(&self) -> Result<PassReport, ShipError> {
+        let pass = self.pass().await;
+        self.stats.count(&pass);
+        pass
+    }
+
+    async fn pass(&self) -> Result<PassReport, ShipError> {
         let mut report = PassReport::default();
         let dir = self.dir.clone();
         let url = self.target.url().to_string();
