@@ -14,7 +14,7 @@
 //! not even marked `verified: false` (a policy cannot then mistake one for
 //! the other). This module does not decide what an approval permits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName};
@@ -37,7 +37,7 @@ const APPROVAL_LEEWAY: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct ApprovalVerifier {
     header: HeaderName,
-    /// The approvals service's JWKS file, read again by [`Self::reload_keys`].
+    /// The approvals service's JWKS file, read again on a reload.
     jwks: PathBuf,
     jwt: JwtVerifier,
 }
@@ -64,20 +64,10 @@ impl ApprovalVerifier {
         })
     }
 
-    /// Reads the JWKS file again and verifies approvals with its keys from
-    /// now on. Says whether the key set changed.
-    ///
-    /// # Errors
-    /// When the file cannot be read or holds no usable key set: the keys
-    /// in use stay in use.
-    pub fn reload_keys(&self) -> Result<bool, AttributionError> {
-        Ok(self.jwt.replace_keys(load_jwks(&self.jwks)?))
-    }
-
-    /// The approvals issuer and the fingerprint of its key set in use.
-    #[must_use]
-    pub fn key_set_id(&self) -> (&str, String) {
-        self.jwt.key_set_id()
+    /// The JWKS file and the verifier whose keys it holds, for
+    /// [`crate::Attributor::read_keys`].
+    pub(crate) fn keys(&self) -> (&Path, &JwtVerifier) {
+        (&self.jwks, &self.jwt)
     }
 
     /// The verified approval the request carries, if any, and only if it

@@ -16,6 +16,7 @@
 //! becomes an error response: the policy decides on what is reported.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderName};
@@ -27,6 +28,9 @@ use crate::bearer::single_value;
 use crate::directory::Directory;
 use crate::geoip::{GeoIp, client_addr};
 use crate::identity_token::JwtIdentitySource;
+use crate::jwks::KeySet;
+use crate::jwt::JwtVerifier;
+use crate::load::load_jwks;
 use crate::load::parse_header_name;
 use crate::mtls::MtlsIdentity;
 use crate::signed_header::{SignedHeaderVerifier, load_hmac_key};
@@ -111,38 +115,60 @@ impl Attributor {
         })
     }
 
-    /// Reads every JWKS file again (identity sources and approvals): what
-    /// an identity provider's key rotation needs, without a restart. Each
-    /// source takes its new keys only if its file loads; a source whose
-    /// file failed keeps the keys it had, and the others are still read.
-    pub fn reload_keys(&self) -> KeyReload {
+    /// Every verifier whose keys come from a JWKS file, in a fixed order
+    /// (identity sources, then approvals), named as in the audit log.
+    fn key_sources(&self) -> impl Iterator<Item = (&'static str, (&Path, &JwtVerifier))> {
         let jwt = self.sources.iter().filter_map(|s| match s {
-            Built::Jwt(jwt) => Some(jwt.reload_keys()),
+            Built::Jwt(jwt) => Some(("jwks", jwt.keys())),
             _ => None,
         });
-        let approvals = self.approvals.iter().map(ApprovalVerifier::reload_keys);
-        let mut reload = KeyReload::default();
-        for result in jwt.chain(approvals) {
-            match result {
-                Ok(changed) => reload.changed += usize::from(changed),
-                Err(e) => reload.refused.push(e),
-            }
-        }
-        reload
+        jwt.chain(self.approvals.iter().map(|a| ("approvals", a.keys())))
     }
 
-    /// The key sets in use, for the audit log: `jwks:<issuer>` for each
-    /// identity source and `approvals:<issuer>`, each to its key set's
-    /// fingerprint (a second source with the same issuer gets `#2`).
+    /// Reads every JWKS file again (identity sources and approvals), for an
+    /// identity provider's key rotation without a restart. Nothing changes
+    /// until [`Self::use_keys`]: the caller records the new fingerprints
+    /// ([`Self::key_set_ids`]) first. A file that fails to load is reported
+    /// and its source keeps the keys it has; the others are still read.
     #[must_use]
-    pub fn key_set_ids(&self) -> BTreeMap<String, String> {
-        let jwt = self.sources.iter().filter_map(|s| match s {
-            Built::Jwt(jwt) => Some(("jwks", jwt.key_set_id())),
-            _ => None,
-        });
-        let approvals = self.approvals.iter().map(|a| ("approvals", a.key_set_id()));
+    pub fn read_keys(&self) -> KeyRead {
+        let mut read = KeyRead::default();
+        for (i, (_, (file, verifier))) in self.key_sources().enumerate() {
+            match load_jwks(file) {
+                Ok(set) if !verifier.holds(&set) => read.changed.push((i, set)),
+                Ok(_) => {}
+                Err(e) => read.refused.push(e),
+            }
+        }
+        read
+    }
+
+    /// Puts the changed key sets of `read` in use. Tokens verified under a
+    /// replaced set are verified again; unchanged sets keep their caches.
+    pub fn use_keys(&self, read: KeyRead) {
+        let verifiers: Vec<&JwtVerifier> = self.key_sources().map(|(_, (_, v))| v).collect();
+        for (i, set) in read.changed {
+            if let Some(verifier) = verifiers.get(i) {
+                verifier.replace_keys(set);
+            }
+        }
+    }
+
+    /// The key sets, for the audit log: `jwks:<issuer>` for each identity
+    /// source and `approvals:<issuer>`, each to its key set's fingerprint
+    /// (a second source with the same issuer gets `#2`); as they are now,
+    /// or as they will be once `pending` is used.
+    #[must_use]
+    pub fn key_set_ids(&self, pending: Option<&KeyRead>) -> BTreeMap<String, String> {
         let mut ids = BTreeMap::new();
-        for (what, (issuer, fingerprint)) in jwt.chain(approvals) {
+        for (i, (what, (_, verifier))) in self.key_sources().enumerate() {
+            let issuer = verifier.issuer();
+            let fingerprint = pending
+                .and_then(|p| p.changed.iter().find(|(at, _)| *at == i))
+                .map_or_else(
+                    || verifier.key_set_fingerprint(),
+                    |(_, set)| set.fingerprint(),
+                );
             let mut name = format!("{what}:{issuer}");
             let mut n = 1;
             while ids.contains_key(&name) {
@@ -299,13 +325,21 @@ impl Attributor {
     }
 }
 
-/// What [`Attributor::reload_keys`] did.
+/// JWKS files read again by [`Attributor::read_keys`], not yet in use.
 #[derive(Debug, Default)]
-pub struct KeyReload {
-    /// How many key sets changed (a file read again unchanged does not count).
-    pub changed: usize,
+pub struct KeyRead {
+    /// Key sets whose document changed, by position in the attributor's sources.
+    changed: Vec<(usize, KeySet)>,
     /// The files refused, each naming its file; their sources keep their keys.
     pub refused: Vec<AttributionError>,
+}
+
+impl KeyRead {
+    /// How many key sets changed (a file read again unchanged does not count).
+    #[must_use]
+    pub fn changed(&self) -> usize {
+        self.changed.len()
+    }
 }
 
 /// Pseudonyms for one request, remembering the last one made.

@@ -7,7 +7,7 @@
 //! a plausible code, else the token gives no jurisdiction but still gives its
 //! verified `sub`. This module does not pseudonymise; the attributor does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderName};
@@ -39,7 +39,7 @@ pub struct TokenIdentity {
 #[derive(Debug, Clone)]
 pub struct JwtIdentitySource {
     header: HeaderName,
-    /// The JWKS file, read again by [`Self::reload_keys`].
+    /// The JWKS file, read again on a reload.
     jwks: PathBuf,
     verifier: JwtVerifier,
     jurisdiction_claim: String,
@@ -74,21 +74,10 @@ impl JwtIdentitySource {
         })
     }
 
-    /// Reads the JWKS file again and verifies with its keys from now on
-    /// (an identity provider's key rotation); tokens verified under the
-    /// old keys are verified again. Says whether the key set changed.
-    ///
-    /// # Errors
-    /// When the file cannot be read or holds no usable key set: the keys
-    /// in use stay in use.
-    pub fn reload_keys(&self) -> Result<bool, AttributionError> {
-        Ok(self.verifier.replace_keys(load_jwks(&self.jwks)?))
-    }
-
-    /// The issuer and the fingerprint of the key set in use.
-    #[must_use]
-    pub fn key_set_id(&self) -> (&str, String) {
-        self.verifier.key_set_id()
+    /// The JWKS file and the verifier whose keys it holds, for
+    /// [`crate::Attributor::read_keys`].
+    pub(crate) fn keys(&self) -> (&Path, &JwtVerifier) {
+        (&self.jwks, &self.verifier)
     }
 
     /// The identity of the request's token, when it carries one that verifies.

@@ -91,7 +91,8 @@ impl VerifyKey {
 #[derive(Debug, Clone)]
 pub struct KeySet {
     keys: Vec<VerifyKey>,
-    fingerprint: String,
+    /// SHA-256 of the JWKS document.
+    digest: [u8; 32],
 }
 
 impl KeySet {
@@ -104,8 +105,15 @@ impl KeySet {
     /// The first 8 bytes of the JWKS document's SHA-256, in hex: names the
     /// key set in the audit log (a rotation changes it) without the keys.
     #[must_use]
-    pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
+    pub fn fingerprint(&self) -> String {
+        hex::encode(&self.digest[..8])
+    }
+
+    /// Whether both sets were read from byte-identical documents (the whole
+    /// SHA-256 compared).
+    #[must_use]
+    pub fn same_document(&self, other: &KeySet) -> bool {
+        self.digest == other.digest
     }
 
     /// The key with this `kid`.
@@ -142,8 +150,10 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
     if keys.is_empty() {
         return Err(JwksError::NoUsableKey);
     }
-    let fingerprint = hex::encode(&Sha256::digest(bytes)[..8]);
-    Ok(KeySet { keys, fingerprint })
+    Ok(KeySet {
+        keys,
+        digest: Sha256::digest(bytes).into(),
+    })
 }
 
 /// The key, `Ok(None)` for a key that is not for verifying signatures.

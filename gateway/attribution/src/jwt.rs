@@ -176,28 +176,34 @@ impl JwtVerifier {
     }
 
     /// Replaces the key set (an identity provider rotated its keys), for
-    /// this verifier and its clones, and says whether it changed. The
-    /// verified-token cache goes with the old keys: a token verified under
-    /// them is checked again under the new. The same document again changes
-    /// nothing and keeps the cache. Requests already verifying finish with
-    /// the keys they started with.
-    pub fn replace_keys(&self, set: KeySet) -> bool {
-        let loaded = self.keys.load();
-        if loaded.set.fingerprint() == set.fingerprint() {
-            return false;
-        }
-        let capacity = loaded.verified.capacity();
+    /// this verifier and its clones. The verified-token cache goes with the
+    /// old keys: a token verified under them is checked again under the
+    /// new. Requests already verifying finish with the keys they started
+    /// with.
+    pub fn replace_keys(&self, set: KeySet) {
+        let capacity = self.keys.load().verified.capacity();
         self.keys.store(Arc::new(LoadedKeys {
             set,
             verified: TokenCache::new(capacity),
         }));
-        true
     }
 
-    /// The issuer this verifier accepts and the fingerprint of its key set.
+    /// Whether `set` was read from the same document as the keys in use.
     #[must_use]
-    pub fn key_set_id(&self) -> (&str, String) {
-        (&self.issuer, self.keys.load().set.fingerprint().to_string())
+    pub fn holds(&self, set: &KeySet) -> bool {
+        self.keys.load().set.same_document(set)
+    }
+
+    /// The issuer this verifier accepts.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The fingerprint of the key set in use (see [`KeySet::fingerprint`]).
+    #[must_use]
+    pub fn key_set_fingerprint(&self) -> String {
+        self.keys.load().set.fingerprint()
     }
 
     /// The claims of `token` when it verifies at time `now`. A token this

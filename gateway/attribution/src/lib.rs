@@ -32,7 +32,7 @@ mod signed_header;
 mod token_cache;
 
 pub use approval::ApprovalVerifier;
-pub use attributor::{Attributor, KeyReload};
+pub use attributor::{Attributor, KeyRead};
 pub use bearer::{BearerError, MAX_TOKEN_BYTES, extract_bearer, single_value};
 pub use directory::Directory;
 pub use error::AttributionError;

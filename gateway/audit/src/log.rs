@@ -357,13 +357,15 @@ mod tests {
             .unwrap()
     }
 
-    /// The thread's (policy, nice) after `apply_scheduling`, in a thread
-    /// started at nice level `nice`. Policy 0 is SCHED_OTHER, 3 SCHED_BATCH.
-    fn policy_and_nice_after(scheduling: WriterScheduling, nice: i32) -> (i64, i64) {
+    /// The thread's (policy, nice) after `apply_scheduling`, and the nice
+    /// level it started at: `raise` above the test process's own (so the
+    /// test needs no privilege). Policy 0 is SCHED_OTHER, 3 SCHED_BATCH.
+    fn policy_and_nice_after(scheduling: WriterScheduling, raise: i32) -> ((i64, i64), i64) {
         std::thread::spawn(move || {
+            let nice = (rustix::process::getpriority_process(None).unwrap() + raise).min(19);
             rustix::process::setpriority_process(None, nice).unwrap();
             apply_scheduling(scheduling);
-            (stat_field(41), stat_field(19))
+            ((stat_field(41), stat_field(19)), i64::from(nice))
         })
         .join()
         .unwrap()
@@ -372,13 +374,16 @@ mod tests {
     #[test]
     fn the_writer_runs_as_a_batch_thread_unless_told_otherwise() {
         assert_eq!(WriterScheduling::default(), WriterScheduling::Batch);
-        assert_eq!(policy_and_nice_after(WriterScheduling::Batch, 0), (3, 0));
-        assert_eq!(policy_and_nice_after(WriterScheduling::Normal, 0), (0, 0));
+        let ((policy, nice), started) = policy_and_nice_after(WriterScheduling::Batch, 0);
+        assert_eq!((policy, nice), (3, started));
+        let ((policy, nice), started) = policy_and_nice_after(WriterScheduling::Normal, 0);
+        assert_eq!((policy, nice), (0, started));
     }
 
     #[test]
     fn a_batch_writer_keeps_the_nice_level_it_inherited() {
         // A gateway started under `nice -n 5`: its writer must not run at 0.
-        assert_eq!(policy_and_nice_after(WriterScheduling::Batch, 5), (3, 5));
+        let ((policy, nice), started) = policy_and_nice_after(WriterScheduling::Batch, 5);
+        assert_eq!((policy, nice), (3, started));
     }
 }

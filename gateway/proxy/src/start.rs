@@ -67,6 +67,8 @@ pub struct Running {
     /// The startup `config_loaded` record, written again with new key-set
     /// fingerprints when a reload changes the identity keys.
     config_loaded: ConfigLoaded,
+    /// Serialises identity key reloads.
+    key_reload: tokio::sync::Mutex<()>,
 }
 
 impl Running {
@@ -146,7 +148,7 @@ impl Running {
 
         // The identity providers' key sets are named too: an auditor sees
         // which keys vouched for identities, and when they rotated.
-        key_ids.extend(attributor.key_set_ids());
+        key_ids.extend(attributor.key_set_ids(None));
         let config_bytes = std::fs::read(&config.source).unwrap_or_default();
         let config_loaded = ConfigLoaded {
             config_sha256: hex::encode(Sha256::digest(&config_bytes)),
@@ -324,6 +326,7 @@ impl Running {
             tls,
             shipper,
             config_loaded,
+            key_reload: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -370,33 +373,43 @@ impl Running {
     /// (what SIGHUP does), so an identity provider's key rotation needs no
     /// restart. Tokens verified under the old keys are verified again.
     /// When a key set changed, a `config_loaded` record with the new
-    /// fingerprints is appended before this returns.
+    /// fingerprints is made durable first, and only then are the new keys
+    /// used. Returns how many key sets changed.
     ///
     /// # Errors
     /// Each file refused (a source whose file was refused keeps its keys),
-    /// or the audit log refusing the record.
+    /// or the audit log refusing the record (then no new key is used).
     pub async fn reload_identity_keys(&self) -> Result<usize, Vec<String>> {
-        let reload = self.gateway.attributor.reload_keys();
+        use std::sync::atomic::Ordering::Relaxed;
+        // One reload at a time: what is recorded is what is then used.
+        let _one_at_a_time = self.key_reload.lock().await;
+        let attributor = &self.gateway.attributor;
         let metrics = &self.gateway.metrics;
-        let counter = if !reload.refused.is_empty() {
-            &metrics.identity_key_reloads_refused
-        } else if reload.changed > 0 {
-            &metrics.identity_key_reloads_changed
-        } else {
-            &metrics.identity_key_reloads_unchanged
-        };
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut errors: Vec<String> = reload.refused.iter().map(ToString::to_string).collect();
-        if reload.changed > 0 {
+        let read = attributor.read_keys();
+        let changed = read.changed();
+        let mut errors: Vec<String> = read.refused.iter().map(ToString::to_string).collect();
+        if changed > 0 {
+            // Recorded before use, as a policy is: no identity is vouched
+            // for by keys the log does not name.
             let mut loaded = self.config_loaded.clone();
-            loaded.key_ids.extend(self.gateway.attributor.key_set_ids());
-            if let Err(e) = self.gateway.audit.append(Event::ConfigLoaded(loaded)).await {
-                errors.push(format!("audit: the key reload could not be recorded: {e}"));
+            loaded.key_ids.extend(attributor.key_set_ids(Some(&read)));
+            match self.gateway.audit.append(Event::ConfigLoaded(loaded)).await {
+                Ok(_) => {
+                    attributor.use_keys(read);
+                    metrics.identity_key_reloads_changed.fetch_add(1, Relaxed);
+                }
+                Err(e) => errors.push(format!(
+                    "audit: the new keys could not be recorded, so they are not used: {e}"
+                )),
             }
         }
         if errors.is_empty() {
-            Ok(reload.changed)
+            if changed == 0 {
+                metrics.identity_key_reloads_unchanged.fetch_add(1, Relaxed);
+            }
+            Ok(changed)
         } else {
+            metrics.identity_key_reloads_refused.fetch_add(1, Relaxed);
             Err(errors)
         }
     }

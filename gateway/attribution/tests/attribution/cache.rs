@@ -250,10 +250,18 @@ fn rotated_keys_are_read_again_and_the_old_keys_tokens_stop_counting() {
     );
     assert!(verified(&old));
 
-    let before = attributor.key_set_ids();
-    let reload = attributor.reload_keys();
-    assert_eq!((reload.changed, reload.refused.len()), (1, 0));
-    let after = attributor.key_set_ids();
+    let before = attributor.key_set_ids(None);
+    let read = attributor.read_keys();
+    assert_eq!((read.changed(), read.refused.len()), (1, 0));
+    let pending = attributor.key_set_ids(Some(&read));
+    assert!(
+        !verified(&new),
+        "read is not use: the caller records the new keys first"
+    );
+    assert_eq!(attributor.key_set_ids(None), before);
+    attributor.use_keys(read);
+    let after = attributor.key_set_ids(None);
+    assert_eq!(after, pending, "what was recorded is what is used");
     assert_eq!(
         before.keys().collect::<Vec<_>>(),
         after.keys().collect::<Vec<_>>()
@@ -266,15 +274,16 @@ fn rotated_keys_are_read_again_and_the_old_keys_tokens_stop_counting() {
     );
 
     // The same file again changes nothing.
-    assert_eq!(attributor.reload_keys().changed, 0);
-    assert_eq!(attributor.key_set_ids(), after);
+    assert_eq!(attributor.read_keys().changed(), 0);
+    assert_eq!(attributor.key_set_ids(None), after);
 
     // A broken file is refused with its name, and the keys in use stay.
     std::fs::write(&fx.jwks, "{\"keys\": [").unwrap();
-    let reload = attributor.reload_keys();
-    assert_eq!(reload.changed, 0);
-    let err = reload.refused[0].to_string();
+    let read = attributor.read_keys();
+    assert_eq!(read.changed(), 0);
+    let err = read.refused[0].to_string();
     assert!(err.contains("jwks.json"), "{err}");
+    attributor.use_keys(read);
     assert!(verified(&new));
-    assert_eq!(attributor.key_set_ids(), after);
+    assert_eq!(attributor.key_set_ids(None), after);
 }

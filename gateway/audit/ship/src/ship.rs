@@ -76,10 +76,8 @@ impl ShipStats {
 
     fn count(&self, pass: &Result<PassReport, ShipError>) {
         match pass {
-            Ok(report) => {
+            Ok(_) => {
                 self.passes_completed.fetch_add(1, Ordering::Relaxed);
-                self.files_shipped
-                    .fetch_add(report.uploaded.len() as u64, Ordering::Relaxed);
                 let now = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
@@ -126,13 +124,15 @@ impl Shipper {
         &self.target
     }
 
-    /// Runs passes every `every` until `stop` resolves; a failed pass is
-    /// logged and retried sooner, backing off from 1 s to `every`. A pass
+    /// Runs passes until `stop` resolves: the first at once (what an earlier
+    /// process left goes up first, and the metrics show a completed pass
+    /// soon after a start), then every `every`; a failed pass is logged and
+    /// retried sooner, backing off from 1 s to `every`. A pass
     /// cut short by `stop` loses nothing: what it confirmed is recorded,
     /// and an upload it did not record is found in the bucket next time.
     pub async fn run(&self, every: Duration, stop: impl Future<Output = ()>) {
         tokio::pin!(stop);
-        let mut wait = every;
+        let mut wait = Duration::ZERO;
         loop {
             tokio::select! {
                 () = &mut stop => return,
@@ -151,7 +151,9 @@ impl Shipper {
                 }
                 Err(e) => {
                     tracing::error!(target = %self.target.url(), error = %e, "audit shipping failed; will retry");
-                    if wait >= every {
+                    // The first retry after a completed pass (or the first
+                    // pass) waits 1 s; later ones back off towards `every`.
+                    if wait >= every || wait.is_zero() {
                         Duration::from_secs(1)
                     } else {
                         (wait * 2).min(every)
@@ -330,6 +332,8 @@ impl Shipper {
         }
         manifest.confirm(name, record(&key))?;
         report.uploaded.push(name.to_string());
+        // Counted when confirmed, even if a later file fails this pass.
+        self.stats.files_shipped.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
