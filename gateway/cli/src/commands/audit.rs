@@ -44,15 +44,8 @@ pub(crate) enum AuditCommand {
         /// Once for every folder, or once per folder in the same order.
         #[arg(long, required = true)]
         key: Vec<String>,
-        /// Also verify the logs shipped to this bucket (`s3://bucket/prefix`
-        /// or `file:///folder`): each replica's folder is downloaded first.
-        #[arg(long, value_name = "URL")]
-        from_bucket: Option<String>,
         #[command(flatten)]
-        bucket: BucketArgs,
-        /// Keep the download in this folder instead of a temporary one.
-        #[arg(long, requires = "from_bucket")]
-        download_to: Option<PathBuf>,
+        shipped: ShippedLogs,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -146,16 +139,8 @@ pub(crate) enum AuditCommand {
         /// folder, or once per folder in the same order.
         #[arg(long, required = true)]
         key: Vec<String>,
-        /// Also report on the logs shipped to this bucket (`s3://bucket/prefix`
-        /// or `file:///folder`): each replica's folder is downloaded and
-        /// verified first, trusted no more than a local disk.
-        #[arg(long, value_name = "URL")]
-        from_bucket: Option<String>,
         #[command(flatten)]
-        bucket: BucketArgs,
-        /// Keep the download in this folder instead of a temporary one.
-        #[arg(long, requires = "from_bucket")]
-        download_to: Option<PathBuf>,
+        shipped: ShippedLogs,
         /// Where to write the report.
         #[arg(long)]
         out: PathBuf,
@@ -170,6 +155,21 @@ pub(crate) enum AuditCommand {
         #[arg(long, default_value_t = 15)]
         gap_minutes: u32,
     },
+}
+
+/// Logs shipped to a bucket, read besides (or instead of) local folders.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ShippedLogs {
+    /// Also read the logs shipped to this bucket (`s3://bucket/prefix` or
+    /// `file:///folder`): each replica's folder is downloaded, then
+    /// verified like a local one (the bucket is trusted no more than a disk).
+    #[arg(long, value_name = "URL")]
+    from_bucket: Option<String>,
+    #[command(flatten)]
+    bucket: BucketArgs,
+    /// Keep the download in this folder instead of a temporary one.
+    #[arg(long, requires = "from_bucket")]
+    download_to: Option<PathBuf>,
 }
 
 /// How to reach an S3-compatible bucket.
@@ -229,17 +229,10 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
         AuditCommand::Verify {
             dirs,
             key,
-            from_bucket,
-            bucket,
-            download_to,
+            shipped,
             json,
         } => {
-            let (all, _fetched) = with_bucket_logs(
-                dirs,
-                from_bucket.as_deref(),
-                &bucket,
-                download_to.as_deref(),
-            )?;
+            let (all, _fetched) = with_bucket_logs(dirs, &shipped)?;
             verify_cmd(&all, &key, json)
         }
         AuditCommand::Ship {
@@ -297,20 +290,13 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
         AuditCommand::Report {
             dirs,
             key,
-            from_bucket,
-            bucket,
-            download_to,
+            shipped,
             out,
             since,
             until,
             gap_minutes,
         } => {
-            let (dirs, _fetched) = with_bucket_logs(
-                dirs,
-                from_bucket.as_deref(),
-                &bucket,
-                download_to.as_deref(),
-            )?;
+            let (dirs, _fetched) = with_bucket_logs(dirs, &shipped)?;
             let opts = jurisgate_audit_report::ReportOptions {
                 since: since
                     .as_deref()
@@ -327,21 +313,19 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `dirs`, then the replica folders downloaded from `from_bucket` (kept
-/// alive by the returned download, which removes a temporary folder when
-/// dropped).
+/// `dirs`, then the replica folders downloaded from the bucket, if one is
+/// named (kept alive by the returned download, which removes a temporary
+/// folder when dropped).
 fn with_bucket_logs(
     mut dirs: Vec<PathBuf>,
-    from_bucket: Option<&str>,
-    bucket: &BucketArgs,
-    download_to: Option<&Path>,
+    shipped: &ShippedLogs,
 ) -> anyhow::Result<(Vec<PathBuf>, Option<jurisgate_audit_ship::Fetched>)> {
-    let Some(url) = from_bucket else {
+    let Some(url) = shipped.from_bucket.as_deref() else {
         return Ok((dirs, None));
     };
     let fetched = block_on(jurisgate_audit_ship::fetch(
-        &bucket.target(url, None)?,
-        download_to,
+        &shipped.bucket.target(url, None)?,
+        shipped.download_to.as_deref(),
     ))??;
     if fetched.logs.is_empty() {
         bail!("{url}: no audit segments in the bucket");
