@@ -277,6 +277,124 @@ async fn rude_upstreams_get_documented_statuses() {
     );
 }
 
+/// The request id of the decision record for `path` (polling the log).
+async fn decided_request_id(h: &Harness, path: &str) -> String {
+    for _ in 0..100 {
+        let found = h.records().into_iter().find_map(|r| match r.event {
+            Event::Decision(d) if d.path == path => Some(d.request_id),
+            _ => None,
+        });
+        if let Some(id) = found {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no decision record for {path}");
+}
+
+/// Polls the log until request `id` has a `forward_failed` record.
+async fn wait_for_forward_failed(h: &Harness, id: &str) {
+    for _ in 0..100 {
+        let found = h
+            .records()
+            .iter()
+            .any(|r| matches!(&r.event, Event::ForwardFailed(f) if f.request_id == id));
+        if found {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{id}: no forward_failed record");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_mid_forward_leaves_a_record_saying_so() {
+    // The upstream holds the request; the client gives up first.
+    let rude = rude_upstream(Rude::Hang).await;
+    let url = rude.url.clone();
+    let mut h = Harness::start_with(|c| {
+        point_region(c, "us-east", &url, "request_timeout = \"30s\"")
+    })
+    .await;
+    h.wait_for_region("us-east", true).await;
+    let (auth, _) = h.credentials(&us_user());
+    let mut client = tokio::net::TcpStream::connect(h.addr).await.expect("connect");
+    client
+        .write_all(
+            format!(
+                "GET /v1/messages/gone HTTP/1.1\r\nHost: api.demo.jurisgate\r\nAuthorization: {}\r\n\r\n",
+                auth.expect("a token")
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("send");
+    for _ in 0..100 {
+        if rude.proxied.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rude.proxied.load(Ordering::SeqCst), 1, "the upstream never got the request");
+    drop(client);
+
+    let id = decided_request_id(&h, "/v1/messages/gone").await;
+    wait_for_forward_failed(&h, &id).await;
+    let status = StatusCode::from_u16(499).expect("status");
+    assert_forward_failure_recorded(&h, &id, status, "not_answered");
+    assert_every_forward_recorded(&mut h);
+    println!("faults: client gone mid-forward -> forward_failed 499 not_answered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_stops_listening_between_health_checks_is_recorded() {
+    // A real upstream that passes its first health check, then closes its
+    // listener; health checks are far apart, so the next request is the
+    // first to find the port closed.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let serving = tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                        .await;
+                    return;
+                }
+            });
+        }
+    });
+    let mut h = Harness::start_with(|c| {
+        point_region(c, "us-east", &url, "");
+        *c = c.replace("interval = \"100ms\"", "interval = \"1h\"");
+    })
+    .await;
+    h.wait_for_region("us-east", true).await;
+    serving.abort();
+    let _ = serving.await;
+
+    let r = h
+        .send(us_user(), Method::GET, "/v1/messages/closed", None)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{:?}", r.json);
+    assert_forward_failure_recorded(&h, &r.request_id, StatusCode::BAD_GATEWAY, "upstream_error");
+    assert_eq!(abroad(&h), 0);
+    // The failed connect counts against the endpoint at once.
+    h.wait_for_region("us-east", false).await;
+    assert_every_forward_recorded(&mut h);
+    println!("faults: connection refused after a passed health check -> 502, forward_failed recorded");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_and_unresolvable_upstreams_fail_over_inside_the_jurisdiction() {
     // us-east refuses connections, us-west's name does not resolve.

@@ -257,6 +257,20 @@ impl AuditLog {
         answer.await
     }
 
+    /// Queues a record without waiting for it to be written: for records
+    /// made where nothing can wait (a destructor). It lands after every
+    /// record already queued; a write that fails later turns the log
+    /// unavailable, as for any record, and nothing else reports it.
+    ///
+    /// # Errors
+    /// [`AuditError::Encode`] when the record cannot be encoded;
+    /// [`AuditError::Unavailable`] when the queue is full or the log closed.
+    pub fn append_detached(&self, event: &Event) -> Result<(), AuditError> {
+        let encoded = EncodedEvent::of(event).map_err(AuditError::Encode)?;
+        let (reply, _unwatched) = completion::channel(None);
+        self.send(Msg::Append(encoded, reply))
+    }
+
     /// The writer's health.
     #[must_use]
     pub fn status(&self) -> AuditStatus {

@@ -10,7 +10,10 @@ use time::OffsetDateTime;
 use crate::{AuditError, Event, Record, read_records};
 
 /// Which records to keep. Empty filter: every record. Any of the
-/// decision-specific fields set: only `decision` records that match all.
+/// decision-specific fields set (jurisdiction, decision, route, requester):
+/// only `decision` records that match all. `region` and `request_id` also
+/// match the `forward_failed` records that carry them, so a region's (or a
+/// request's) failed forwards are listed with its decisions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueryFilter {
     /// Keep records at or after this time.
@@ -27,6 +30,8 @@ pub struct QueryFilter {
     pub region: Option<String>,
     /// Requester id.
     pub requester: Option<String>,
+    /// One request's records (its decision and any `forward_failed`).
+    pub request_id: Option<String>,
 }
 
 impl QueryFilter {
@@ -42,24 +47,31 @@ impl QueryFilter {
         let decision_only = self.jurisdiction.is_some()
             || self.allow.is_some()
             || self.route.is_some()
-            || self.region.is_some()
             || self.requester.is_some();
-        if !decision_only {
+        if !decision_only && self.region.is_none() && self.request_id.is_none() {
             return true;
         }
-        let Event::Decision(d) = &record.event else {
-            return false;
-        };
         let same = |want: &Option<String>, have: Option<&str>| {
             want.as_deref().is_none_or(|w| have == Some(w))
         };
-        self.jurisdiction
-            .as_deref()
-            .is_none_or(|j| d.subject.jurisdiction.eq_ignore_ascii_case(j))
-            && self.allow.is_none_or(|a| d.decision.allow == a)
-            && same(&self.route, d.route.as_deref())
-            && same(&self.region, d.region.as_deref())
-            && same(&self.requester, d.requester.id.as_deref())
+        match &record.event {
+            Event::Decision(d) => {
+                self.jurisdiction
+                    .as_deref()
+                    .is_none_or(|j| d.subject.jurisdiction.eq_ignore_ascii_case(j))
+                    && self.allow.is_none_or(|a| d.decision.allow == a)
+                    && same(&self.route, d.route.as_deref())
+                    && same(&self.region, d.region.as_deref())
+                    && same(&self.requester, d.requester.id.as_deref())
+                    && same(&self.request_id, Some(&d.request_id))
+            }
+            Event::ForwardFailed(f) => {
+                !decision_only
+                    && same(&self.region, Some(&f.region))
+                    && same(&self.request_id, Some(&f.request_id))
+            }
+            _ => false,
+        }
     }
 }
 

@@ -179,7 +179,8 @@ pub struct CheckpointEvent {
 /// A request whose decision record allowed and routed it, answered by the
 /// gateway after forwarding had begun: the upstream could not be reached,
 /// failed or timed out, the request body crossed the size limit while
-/// streaming, or the response could not meet the decision's obligations.
+/// streaming, or the response could not meet the decision's obligations;
+/// or the exchange ended before the gateway could answer (the client left).
 /// The request may have reached the upstream in part or in full.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForwardFailed {
@@ -189,10 +190,11 @@ pub struct ForwardFailed {
     pub pool: String,
     /// That pool's region.
     pub region: String,
-    /// The status the gateway answered with (413, 502, 504).
+    /// The status the gateway answered with (413, 502, 504), or 499 when
+    /// the exchange ended before it could answer.
     pub status: u16,
     /// Why (`upstream_error: …`, `upstream_timeout`,
-    /// `request_body_too_large`, `obligation_failed: …`).
+    /// `request_body_too_large`, `obligation_failed: …`, `not_answered`).
     pub reason: String,
 }
 

@@ -282,13 +282,21 @@ impl Gateway {
             Err(_) => return self.refuse(local, &facts, Refusal::NoApprovedRegion).await,
         };
 
-        // 6. Audit: durable before a byte moves on.
+        // 6. Audit: durable before a byte moves on. From here on, a request
+        // that ends without an answer from the gateway says so in the log.
+        let unanswered = Unanswered {
+            audit: &local.audit,
+            facts: &facts,
+            selected: &selected,
+            armed: true,
+        };
         let record_started = Instant::now();
         let appended = match encode_decision(&facts, Some(&selected), None, None) {
             Ok(record) => local.audit.append_encoded(record).await,
             Err(e) => Err(e),
         };
         if let Err(e) = appended {
+            unanswered.disarm();
             tracing::error!(request_id = facts.id.as_str(), error = %e, "audit record not durable; refusing");
             return self.answer(
                 &facts,
@@ -312,6 +320,7 @@ impl Gateway {
                 "request body crossed max_body_bytes while streaming; upstream request aborted"
             );
             let refusal = Refusal::PayloadTooLarge;
+            unanswered.disarm();
             self.record_forward_failed(local, &facts, &selected, &refusal)
                 .await;
             let response = close_if_framed(&facts, refusal.into_response(facts.id.as_str()));
@@ -332,6 +341,7 @@ impl Gateway {
         let response = match refusal {
             Ok(resp) => resp,
             Err(refusal) => {
+                unanswered.disarm();
                 self.record_forward_failed(local, &facts, &selected, &refusal)
                     .await;
                 return self.answer(
@@ -344,10 +354,11 @@ impl Gateway {
 
         // 8. Obligations on the response.
         let jurisdiction = attribution.subject.jurisdiction.as_str();
-        let response = match self
+        let response = self
             .apply_obligations(response, &decision, jurisdiction)
-            .await
-        {
+            .await;
+        unanswered.disarm();
+        let response = match response {
             Ok(r) => r,
             Err(refusal) => {
                 tracing::warn!(request_id = facts.id.as_str(), reason = %refusal.reason(), "response refused: obligations could not be met");
@@ -370,13 +381,7 @@ impl Gateway {
         selected: &Selected,
         refusal: &Refusal,
     ) {
-        let event = Event::ForwardFailed(ForwardFailed {
-            request_id: facts.id.as_str().to_string(),
-            pool: selected.pool.clone(),
-            region: selected.region.clone(),
-            status: refusal.status().as_u16(),
-            reason: refusal.reason(),
-        });
+        let event = forward_failed(facts, selected, refusal.status().as_u16(), refusal.reason());
         if let Err(e) = local.audit.append(event).await {
             tracing::error!(request_id = facts.id.as_str(), error = %e, "audit: the failed forward could not be recorded");
         }
@@ -488,6 +493,62 @@ impl Gateway {
 /// its own stream, framed by the protocol: the refused stream is reset
 /// once answered, the connection's other streams go on, and no
 /// `Connection` header is sent (RFC 9113 §8.2.2 forbids it).
+/// The `forward_failed` record for a request whose decision record says
+/// it went to `selected`.
+fn forward_failed(facts: &Facts, selected: &Selected, status: u16, reason: String) -> Event {
+    Event::ForwardFailed(ForwardFailed {
+        request_id: facts.id.as_str().to_string(),
+        pool: selected.pool.clone(),
+        region: selected.region.clone(),
+        status,
+        reason,
+    })
+}
+
+/// Status of the `forward_failed` record for an exchange that ended before
+/// the gateway answered (nginx logs such requests with 499 too).
+const NOT_ANSWERED_STATUS: u16 = 499;
+
+/// Armed from the decision record until the gateway has its answer: if the
+/// request's future is dropped in between (the client closed the
+/// connection or reset the stream, or the shutdown grace period ran out),
+/// the log gets a `forward_failed` record with status 499 and reason
+/// `not_answered`, so no recorded forward is left looking delivered.
+/// Nothing can wait in a destructor, so that record is queued without
+/// waiting for it to be durable.
+struct Unanswered<'a> {
+    audit: &'a AuditLog,
+    facts: &'a Facts,
+    selected: &'a Selected,
+    armed: bool,
+}
+
+impl Unanswered<'_> {
+    /// The gateway has its answer (or records the failure itself).
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let request_id = self.facts.id.as_str();
+        tracing::info!(request_id, pool = %self.selected.pool, "request ended before the gateway answered");
+        let event = forward_failed(
+            self.facts,
+            self.selected,
+            NOT_ANSWERED_STATUS,
+            "not_answered".into(),
+        );
+        if let Err(e) = self.audit.append_detached(&event) {
+            tracing::error!(request_id, error = %e, "audit: the unanswered forward could not be recorded");
+        }
+    }
+}
+
 fn close_if_framed(facts: &Facts, mut response: Response<BoxBody>) -> Response<BoxBody> {
     if !facts.multiplexed {
         response

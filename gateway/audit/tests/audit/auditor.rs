@@ -5,7 +5,7 @@
 use crate::common::{Fixture, decision};
 use jurisgate_audit::layout::list_checkpoints;
 use jurisgate_audit::{
-    Event, ProofCheckError, ProofDoc, QueryFilter, check_proof, parse_ts, prove_consistency,
+    Event, ForwardFailed, ProofCheckError, ProofDoc, QueryFilter, check_proof, parse_ts, prove_consistency,
     prove_inclusion, query,
 };
 
@@ -140,4 +140,73 @@ async fn query_filters_by_each_field() {
     .unwrap()
     .all(|r| matches!(r.unwrap().event, Event::Decision(_)));
     assert!(only_decisions);
+}
+
+#[tokio::test]
+async fn region_and_request_id_filters_find_failed_forwards_too() {
+    let fx = Fixture::new();
+    let log = fx.open(fx.options()).await;
+    // decision(1) went to eu-west (see `common::decision`); its forward failed.
+    for i in 0..6 {
+        log.append(decision(i)).await.unwrap();
+    }
+    let failed = |id: &str, region: &str| {
+        Event::ForwardFailed(ForwardFailed {
+            request_id: id.into(),
+            pool: region.into(),
+            region: region.into(),
+            status: 504,
+            reason: "upstream_timeout".into(),
+        })
+    };
+    log.append(failed("req-1", "eu-west")).await.unwrap();
+    log.append(failed("req-3", "us-east")).await.unwrap();
+    log.close("test").await.unwrap();
+
+    let kinds = |filter: QueryFilter| -> Vec<(String, &'static str)> {
+        query(&fx.dir, filter)
+            .unwrap()
+            .map(|r| match r.unwrap().event {
+                Event::Decision(d) => (d.request_id, "decision"),
+                Event::ForwardFailed(f) => (f.request_id, "forward_failed"),
+                other => panic!("{other:?} passed a decision filter"),
+            })
+            .collect()
+    };
+    let one = kinds(QueryFilter {
+        request_id: Some("req-1".into()),
+        ..QueryFilter::default()
+    });
+    assert_eq!(
+        one,
+        [
+            ("req-1".to_string(), "decision"),
+            ("req-1".to_string(), "forward_failed")
+        ]
+    );
+    let eu = kinds(QueryFilter {
+        region: Some("eu-west".into()),
+        ..QueryFilter::default()
+    });
+    assert_eq!(
+        eu,
+        [
+            ("req-1".to_string(), "decision"),
+            ("req-4".to_string(), "decision"),
+            ("req-1".to_string(), "forward_failed")
+        ]
+    );
+    // A filter on what only decisions carry keeps only decisions.
+    let us = kinds(QueryFilter {
+        jurisdiction: Some("US".into()),
+        region: Some("us-east".into()),
+        ..QueryFilter::default()
+    });
+    assert_eq!(
+        us,
+        [
+            ("req-0".to_string(), "decision"),
+            ("req-3".to_string(), "decision")
+        ]
+    );
 }

@@ -58,3 +58,33 @@ async fn concurrent_appends_share_syncs_and_all_land_in_order() {
     assert_eq!(summary.records, records.len() as u64);
     assert_eq!(summary.unsigned_tail, 0);
 }
+
+#[tokio::test]
+async fn a_detached_append_lands_after_what_was_queued_before_it() {
+    let fx = Fixture::new();
+    let log = fx.open(fx.options()).await;
+    let first = log.append(decision(1)).await.unwrap();
+    log.append_detached(&decision(2)).unwrap();
+    // The close record is queued after the detached one, so it is written
+    // (and synced) once close returns.
+    log.close("test").await.unwrap();
+    let records: Vec<_> = read_records(&fx.dir)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let ids: Vec<(u64, String)> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::Decision(d) => Some((r.seq, d.request_id.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [(first, "req-1".to_string()), (first + 1, "req-2".to_string())],
+        "the detached record follows at once"
+    );
+    assert!(verify(&fx.dir, &fx.verifier).is_ok());
+    // Once closed, a detached append says so rather than vanishing.
+    assert!(log.append_detached(&decision(3)).is_err());
+}

@@ -96,6 +96,9 @@ pub(crate) enum AuditCommand {
         /// Requester id.
         #[arg(long)]
         requester: Option<String>,
+        /// One request's records: its decision and any `forward_failed`.
+        #[arg(long)]
+        request_id: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -260,6 +263,7 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             route,
             region,
             requester,
+            request_id,
             format,
         } => {
             let filter = QueryFilter {
@@ -276,6 +280,7 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 route,
                 region,
                 requester,
+                request_id,
             };
             query_cmd(&dirs, &filter, format)
         }
