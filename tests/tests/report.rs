@@ -18,7 +18,7 @@ use std::time::Instant;
 use jurisgate_audit::layout::{CHECKPOINT_DIR, checkpoint_name, segment_name};
 use jurisgate_audit::tlog::{Checkpoint, CompactTree, NoteSigner, leaf_hash};
 use jurisgate_audit::{
-    ConfigLoaded, DecisionEvent, Event, FORMAT_VERSION, Outcome, PolicyLoaded, Record,
+    ConfigLoaded, DecisionEvent, Event, FORMAT_VERSION, ForwardFailed, Outcome, PolicyLoaded, Record,
     RequesterFacts, Shutdown, Startup, SubjectFacts, keygen,
 };
 use jurisgate_e2e::run_cli;
@@ -293,6 +293,8 @@ struct Planted {
     records: u64,
     failovers: u64,
     burst_denials: u64,
+    /// `forward_failed` records: (504 upstream_timeout, 499 not_answered).
+    failed_forwards: (u64, u64),
 }
 
 fn ts(secs: u64, micros: u64) -> String {
@@ -325,6 +327,7 @@ fn synthetic_log(dir: &Path, n: u64, days: u64) -> (String, Planted) {
         records: 0,
         failovers: 0,
         burst_denials: 0,
+        failed_forwards: (0, 0),
     };
     let span = days * 86_400;
     let step = (span * 1_000_000 / n).max(1);
@@ -404,7 +407,31 @@ fn synthetic_log(dir: &Path, n: u64, days: u64) -> (String, Planted) {
             {
                 planted.failovers += 1;
             }
+            // Now and then a forward fails after its decision record.
+            let failed = match (&d.pool, &d.region, rng.below(200)) {
+                (Some(pool), Some(region), 0) => Some((pool.clone(), region.clone(), 504)),
+                (Some(pool), Some(region), 1) => Some((pool.clone(), region.clone(), 499)),
+                _ => None,
+            };
+            let request_id = d.request_id.clone();
             push(&mut tree, Event::Decision(Box::new(d)), clock + k);
+            if let Some((pool, region, status)) = failed {
+                let reason = if status == 504 {
+                    planted.failed_forwards.0 += 1;
+                    "upstream_timeout"
+                } else {
+                    planted.failed_forwards.1 += 1;
+                    "not_answered"
+                };
+                let event = Event::ForwardFailed(ForwardFailed {
+                    request_id,
+                    pool,
+                    region,
+                    status,
+                    reason: reason.into(),
+                });
+                push(&mut tree, event, clock + k);
+            }
         }
         burst_done |= burst;
     }
@@ -552,6 +579,17 @@ fn a_synthetic_month_shows_its_planted_anomalies_and_a_bounded_sample() {
     assert!(planted.burst_denials == 300);
     assert_eq!(shown(&html, "anomaly:failover"), Some(planted.failovers));
     assert!(planted.failovers > 0);
+    let (timeouts, gone) = planted.failed_forwards;
+    assert!(timeouts > 0 && gone > 0, "{:?}", planted.failed_forwards);
+    assert_eq!(shown(&html, "anomaly:forward_failed"), Some(timeouts + gone));
+    let by_reason = |status: &str, reason: &str| -> u64 {
+        ["us-east", "us-west", "eu-west", "eu-central", "ap-southeast"]
+            .iter()
+            .filter_map(|r| shown(&html, &format!("forward_failed:{r}|{status}|{reason}")))
+            .sum()
+    };
+    assert_eq!(by_reason("504", "upstream_timeout"), timeouts);
+    assert_eq!(by_reason("499", "not_answered"), gone);
     // The second revision denies unverified public writes: a change.
     assert!(
         html.contains("moved by 10 points or more"),

@@ -133,6 +133,9 @@ pub(crate) struct Anomalies {
     pub(crate) quarantined: Vec<Load>,
     /// Decisions the policy could not make (`policy_error`).
     pub(crate) policy_errors: u64,
+    /// Forwards answered by the gateway instead of the upstream
+    /// (`forward_failed` records), by (region, status, reason group).
+    pub(crate) failed_forwards: HashMap<(u32, u16, u32), u64>,
 }
 
 /// Everything the report draws.
@@ -293,8 +296,15 @@ impl Aggregator {
                 keys.push(Key::Kind("checkpoint"));
                 None
             }
-            Event::ForwardFailed(_) => {
-                keys.push(Key::Kind("forward_failed"));
+            Event::ForwardFailed(f) => {
+                let key = (
+                    self.dims.region.id(&f.region),
+                    f.status,
+                    self.dims.reason.id(facts::reason_rule(&f.reason)),
+                );
+                *self.anomalies.failed_forwards.entry(key).or_default() += 1;
+                keys.extend([Key::Kind("forward_failed"), Key::Anomaly("forward_failed")]);
+                tags.push("forward_failed");
                 None
             }
         };
@@ -534,10 +544,17 @@ fn other_row(event: &Event) -> Row {
         ),
         Event::Decision(_) => String::new(),
     };
-    Row {
+    let mut row = Row {
         kind: kind(event),
         outcome: kind(event),
         reason,
         ..Row::default()
+    };
+    if let Event::ForwardFailed(f) = event {
+        row.region.clone_from(&f.region);
+        row.pool.clone_from(&f.pool);
+        row.status = f.status.to_string();
+        row.reason_group = facts::reason_rule(&f.reason).to_string();
     }
+    row
 }

@@ -94,7 +94,12 @@ pub(crate) fn is_refused_destination(dest: &str) -> bool {
 /// form `rule: detail` (`encoded_slash: %2F at byte 13`) count under their
 /// rule, so one rule is one bar whatever the detail.
 pub(crate) fn reason_group(d: &DecisionEvent) -> &str {
-    let reason = d.refusal.as_deref().unwrap_or(&d.decision.reason);
+    reason_rule(d.refusal.as_deref().unwrap_or(&d.decision.reason))
+}
+
+/// A gateway reason's rule: `upstream_error: pool us-east: connection
+/// reset` → `upstream_error`; a reason without one is its own group.
+pub(crate) fn reason_rule(reason: &str) -> &str {
     match reason.split_once(": ") {
         Some((rule, _))
             if !rule.is_empty()

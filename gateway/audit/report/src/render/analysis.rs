@@ -495,6 +495,7 @@ pub(super) fn anomalies(agg: &Aggregator, opts: &ReportOptions, span: &Span) -> 
     let (bursts, threshold) = bursts(agg, span);
     let unverified: u64 = a.unverified.iter().sum();
     let failovers: u64 = a.failovers.values().sum();
+    let failed_forwards: u64 = a.failed_forwards.values().sum();
     let mut s = String::from(
         r#"<section id="anomalies"><h2>Anomalies worth a look</h2><div class="cards">"#,
     );
@@ -527,6 +528,16 @@ pub(super) fn anomalies(agg: &Aggregator, opts: &ReportOptions, span: &Span) -> 
             failovers,
             &[("tag", "failover")],
             "failovers",
+        ),
+    );
+    card(
+        &mut s,
+        "failed forwards",
+        num_link(
+            "anomaly:forward_failed",
+            failed_forwards,
+            &[("tag", "forward_failed")],
+            "forwards answered by the gateway, not the upstream",
         ),
     );
     card(
@@ -641,6 +652,38 @@ pub(super) fn anomalies(agg: &Aggregator, opts: &ReportOptions, span: &Span) -> 
                     **n,
                     &[("tag", "failover"), ("route", route), ("region", to)],
                     &format!("{route}: {from} failed over to {to}")
+                )
+            );
+        }
+        s.push_str("</table>");
+    }
+
+    s.push_str("<h3>Failed forwards</h3>");
+    if a.failed_forwards.is_empty() {
+        s.push_str(r#"<p class="muted">Every forwarded request was answered by its upstream.</p>"#);
+    } else {
+        s.push_str(r#"<p>Requests allowed, recorded and forwarded to an approved region, then answered by the gateway itself: the upstream could not be reached, failed or timed out (502, 504), the body crossed the size limit while streaming (413), the response could not meet its obligations (502), or the client left before the answer (499). Each <code>forward_failed</code> record follows its decision record with the same request id (<code>audit query --request-id</code>); the request may have reached its region in part or in full, so its decision still counts as forwarded above.</p><table><tr><th>region</th><th class="r">status</th><th>reason</th><th class="r">requests</th></tr>"#);
+        let mut sorted: Vec<_> = a.failed_forwards.iter().collect();
+        sorted.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
+        for ((region, status, reason), n) in sorted.iter().take(TABLE_ROWS) {
+            let (region, reason) = (d.region.name(*region), d.reason.name(*reason));
+            let status = status.to_string();
+            let _ = write!(
+                s,
+                r#"<tr><td>{}</td><td class="r">{}</td><td>{}</td><td class="r">{}</td></tr>"#,
+                esc(region),
+                esc(&status),
+                esc(reason),
+                num_link(
+                    &format!("forward_failed:{region}|{status}|{reason}"),
+                    **n,
+                    &[
+                        ("tag", "forward_failed"),
+                        ("region", region),
+                        ("status", &status),
+                        ("rg", reason)
+                    ],
+                    &format!("{region}: {status} {reason}")
                 )
             );
         }
