@@ -312,13 +312,14 @@ async fn a_client_that_leaves_mid_forward_leaves_a_record_saying_so() {
     // The upstream holds the request; the client gives up first.
     let rude = rude_upstream(Rude::Hang).await;
     let url = rude.url.clone();
-    let mut h = Harness::start_with(|c| {
-        point_region(c, "us-east", &url, "request_timeout = \"30s\"")
-    })
-    .await;
+    let mut h =
+        Harness::start_with(|c| point_region(c, "us-east", &url, "request_timeout = \"30s\""))
+            .await;
     h.wait_for_region("us-east", true).await;
     let (auth, _) = h.credentials(&us_user());
-    let mut client = tokio::net::TcpStream::connect(h.addr).await.expect("connect");
+    let mut client = tokio::net::TcpStream::connect(h.addr)
+        .await
+        .expect("connect");
     client
         .write_all(
             format!(
@@ -335,7 +336,11 @@ async fn a_client_that_leaves_mid_forward_leaves_a_record_saying_so() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(rude.proxied.load(Ordering::SeqCst), 1, "the upstream never got the request");
+    assert_eq!(
+        rude.proxied.load(Ordering::SeqCst),
+        1,
+        "the upstream never got the request"
+    );
     drop(client);
 
     let id = decided_request_id(&h, "/v1/messages/gone").await;
@@ -364,7 +369,9 @@ async fn an_upstream_that_stops_listening_between_health_checks_is_recorded() {
                 let mut buf = [0u8; 2048];
                 if let Ok(1..) = s.read(&mut buf).await {
                     let _ = s
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        )
                         .await;
                 }
             });
@@ -388,7 +395,9 @@ async fn an_upstream_that_stops_listening_between_health_checks_is_recorded() {
     // The failed connect counts against the endpoint at once.
     h.wait_for_region("us-east", false).await;
     assert_every_forward_recorded(&mut h);
-    println!("faults: connection refused after a passed health check -> 502, forward_failed recorded");
+    println!(
+        "faults: connection refused after a passed health check -> 502, forward_failed recorded"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

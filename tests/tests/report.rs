@@ -18,8 +18,8 @@ use std::time::Instant;
 use jurisgate_audit::layout::{CHECKPOINT_DIR, checkpoint_name, segment_name};
 use jurisgate_audit::tlog::{Checkpoint, CompactTree, NoteSigner, leaf_hash};
 use jurisgate_audit::{
-    ConfigLoaded, DecisionEvent, Event, FORMAT_VERSION, ForwardFailed, Outcome, PolicyLoaded, Record,
-    RequesterFacts, Shutdown, Startup, SubjectFacts, keygen,
+    ConfigLoaded, DecisionEvent, Event, FORMAT_VERSION, ForwardFailed, Outcome, PolicyLoaded,
+    Record, RequesterFacts, Shutdown, Startup, SubjectFacts, keygen,
 };
 use jurisgate_e2e::run_cli;
 use serde_json::{Value, json};
@@ -581,12 +581,21 @@ fn a_synthetic_month_shows_its_planted_anomalies_and_a_bounded_sample() {
     assert!(planted.failovers > 0);
     let (timeouts, gone) = planted.failed_forwards;
     assert!(timeouts > 0 && gone > 0, "{:?}", planted.failed_forwards);
-    assert_eq!(shown(&html, "anomaly:forward_failed"), Some(timeouts + gone));
+    assert_eq!(
+        shown(&html, "anomaly:forward_failed"),
+        Some(timeouts + gone)
+    );
     let by_reason = |status: &str, reason: &str| -> u64 {
-        ["us-east", "us-west", "eu-west", "eu-central", "ap-southeast"]
-            .iter()
-            .filter_map(|r| shown(&html, &format!("forward_failed:{r}|{status}|{reason}")))
-            .sum()
+        [
+            "us-east",
+            "us-west",
+            "eu-west",
+            "eu-central",
+            "ap-southeast",
+        ]
+        .iter()
+        .filter_map(|r| shown(&html, &format!("forward_failed:{r}|{status}|{reason}")))
+        .sum()
     };
     assert_eq!(by_reason("504", "upstream_timeout"), timeouts);
     assert_eq!(by_reason("499", "not_answered"), gone);

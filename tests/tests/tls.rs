@@ -345,14 +345,26 @@ async fn required_client_certificate_refuses_missing_expired_and_foreign_ones() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloaded_certificate_is_seen_by_new_connections_while_old_ones_keep_working() {
     let ca = DevCa::generate("server CA").unwrap();
-    let issue = |cn: &str| {
-        ca.issue(&LeafSpec {
-            common_name: cn.into(),
-            ..LeafSpec::server(&["localhost"])
-        })
-        .unwrap()
+    // Whole seconds, as certificates hold them; the second expires sooner.
+    let now =
+        time::OffsetDateTime::from_unix_timestamp(time::OffsetDateTime::now_utc().unix_timestamp())
+            .unwrap();
+    let issue = |cn: &str, days: i64| {
+        let expires = now + time::Duration::days(days);
+        let leaf = ca
+            .issue(&LeafSpec {
+                common_name: cn.into(),
+                not_after: expires,
+                ..LeafSpec::server(&["localhost"])
+            })
+            .unwrap();
+        (leaf, expires.unix_timestamp() as f64)
     };
-    let (first, second) = (issue("first"), issue("second"));
+    let ((first, first_expiry), (second, second_expiry)) =
+        (issue("first", 90), issue("second", 30));
+    let expiry = "jurisgate_tls_certificate_expiry_timestamp_seconds";
+    let applied = "jurisgate_tls_reloads_total{result=\"applied\"}";
+    let refused = "jurisgate_tls_reloads_total{result=\"refused\"}";
     let first_der = first.der();
     let h = Harness::start_with_dir(|dir, text| {
         std::fs::write(dir.join("server-ca.pem"), ca.cert_pem()).unwrap();
@@ -363,6 +375,8 @@ async fn reloaded_certificate_is_seen_by_new_connections_while_old_ones_keep_wor
     let client = TlsClient::new(&h.files.dir.join("server-ca.pem"));
     let mut old = client.connect(h.addr).await.unwrap();
     assert_eq!(old.peer_cert, first_der);
+    assert_eq!(h.metric(expiry).await, Some(first_expiry));
+    assert_eq!(h.metric(applied).await, Some(0.0));
 
     let _ = write_cert(&h.files.dir, "server", &second);
     h.signal("HUP");
@@ -386,6 +400,10 @@ async fn reloaded_certificate_is_seen_by_new_connections_while_old_ones_keep_wor
         .unwrap();
     assert_eq!(reply.status, StatusCode::CREATED);
     assert_eq!(old.peer_cert, first_der);
+    // The metrics say which certificate expires next, and that it reloaded.
+    assert_eq!(h.metric(expiry).await, Some(second_expiry));
+    assert!(h.metric(applied).await >= Some(1.0));
+    assert_eq!(h.metric(refused).await, Some(0.0));
 
     // A broken key file is refused; the last good certificate stays in use
     // (checked repeatedly across SIGHUP and two file-watch polls).
@@ -407,6 +425,8 @@ async fn reloaded_certificate_is_seen_by_new_connections_while_old_ones_keep_wor
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert!(h.metric(refused).await >= Some(1.0));
+    assert_eq!(h.metric(expiry).await, Some(second_expiry));
 }
 
 /// Points pool `pool` of the demo config at `endpoint`, with `tls` settings.

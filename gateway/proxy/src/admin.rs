@@ -99,5 +99,13 @@ fn gauges(gateway: &Gateway) -> String {
             ship.last_completed_unix()
         );
     }
+    if let Some(tls) = &gateway.listener_tls {
+        let tls = tls.stats();
+        let _ = writeln!(
+            out,
+            "# HELP jurisgate_tls_reloads_total Listener certificate reloads by result (refused: the previous certificates stay).\n# TYPE jurisgate_tls_reloads_total counter\njurisgate_tls_reloads_total{{result=\"applied\"}} {}\njurisgate_tls_reloads_total{{result=\"refused\"}} {}\n# HELP jurisgate_tls_certificate_expiry_timestamp_seconds Unix time the first of the listener's certificates expires.\n# TYPE jurisgate_tls_certificate_expiry_timestamp_seconds gauge\njurisgate_tls_certificate_expiry_timestamp_seconds {}",
+            tls.reloads_applied, tls.reloads_refused, tls.earliest_not_after
+        );
+    }
     out
 }

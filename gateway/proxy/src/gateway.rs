@@ -107,6 +107,8 @@ pub struct Gateway {
     pub metrics: Metrics,
     /// The audit shipper's counters, with `[audit.ship]`.
     pub shipping: Option<Arc<jurisgate_audit_ship::ShipStats>>,
+    /// The listener's TLS (reload counts, certificate expiry), with `[server.tls]`.
+    pub listener_tls: Option<Arc<jurisgate_tls::ListenerTls>>,
 }
 
 /// What each runtime has of its own, so a request stays on its thread:

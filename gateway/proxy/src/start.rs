@@ -217,6 +217,7 @@ impl Running {
             },
             metrics: Metrics::default(),
             shipping: shipper.as_ref().map(|(s, _)| s.stats()),
+            listener_tls: tls.clone(),
         });
 
         let workers = config.server.worker_count();

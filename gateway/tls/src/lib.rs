@@ -26,7 +26,7 @@ mod upstream;
 pub use connector::{HttpsConnector, MaybeTlsStream};
 pub use error::TlsError;
 pub use identity::client_identity;
-pub use listener::{ALPN_H2, ALPN_HTTP11, ListenerTls};
+pub use listener::{ALPN_H2, ALPN_HTTP11, ListenerTls, TlsStats};
 pub use upstream::UpstreamTls;
 
 use std::sync::Arc;

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -36,6 +37,23 @@ pub struct ListenerTls {
     current: ArcSwap<ServerConfig>,
     /// The files' fingerprint when `current` was built (for the watcher).
     seen: Mutex<Vec<Fingerprint>>,
+    /// Reloads applied and refused since start.
+    applied: AtomicU64,
+    refused: AtomicU64,
+    /// The earliest `notAfter` (unix seconds) of the certificates in use.
+    not_after: AtomicI64,
+}
+
+/// What the listener's TLS has done since start, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsStats {
+    /// Reloads whose new files were taken into use.
+    pub reloads_applied: u64,
+    /// Reloads whose files were refused (the previous ones stayed).
+    pub reloads_refused: u64,
+    /// The earliest expiry (unix seconds) among the served certificates
+    /// (the default one and every SNI one): the next one to renew.
+    pub earliest_not_after: i64,
 }
 
 type Fingerprint = (PathBuf, Option<(u64, SystemTime)>);
@@ -47,12 +65,25 @@ impl ListenerTls {
     /// A [`TlsError`] naming the key and file at fault.
     pub fn load(settings: &ServerTls) -> Result<Self, TlsError> {
         let seen = fingerprint(settings);
-        let config = build(settings)?;
+        let (config, not_after) = build(settings)?;
         Ok(Self {
             settings: settings.clone(),
             current: ArcSwap::from(config),
             seen: Mutex::new(seen),
+            applied: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            not_after: AtomicI64::new(not_after),
         })
+    }
+
+    /// Reload counts and the next certificate expiry.
+    #[must_use]
+    pub fn stats(&self) -> TlsStats {
+        TlsStats {
+            reloads_applied: self.applied.load(Ordering::Relaxed),
+            reloads_refused: self.refused.load(Ordering::Relaxed),
+            earliest_not_after: self.not_after.load(Ordering::Relaxed),
+        }
     }
 
     /// An acceptor with the current config, for one new connection.
@@ -76,8 +107,10 @@ impl ListenerTls {
     pub fn reload(&self) -> Result<(), TlsError> {
         let seen = fingerprint(&self.settings);
         match build(&self.settings) {
-            Ok(config) => {
+            Ok((config, not_after)) => {
                 self.current.store(config);
+                self.not_after.store(not_after, Ordering::Relaxed);
+                self.applied.fetch_add(1, Ordering::Relaxed);
                 *self
                     .seen
                     .lock()
@@ -91,6 +124,7 @@ impl ListenerTls {
                     .seen
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = seen;
+                self.refused.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, "new TLS certificates refused; the previous ones stay in use");
                 Err(e)
             }
@@ -141,13 +175,20 @@ fn fingerprint(settings: &ServerTls) -> Vec<Fingerprint> {
         .collect()
 }
 
+/// The certificate and key pair from two files, and the certificate's
+/// `notAfter` (unix seconds).
 fn certified_key(
     cert: &std::path::Path,
     key: &std::path::Path,
     cert_key: &str,
     key_key: &str,
-) -> Result<Arc<CertifiedKey>, TlsError> {
+) -> Result<(Arc<CertifiedKey>, i64), TlsError> {
     let chain = pem::certs(cert, cert_key)?;
+    let not_after = chain
+        .first()
+        .and_then(|leaf| x509_parser::parse_x509_certificate(leaf.as_ref()).ok())
+        .map(|(_, leaf)| leaf.validity().not_after.timestamp())
+        .ok_or_else(|| TlsError::file(cert_key, cert, "the first certificate cannot be parsed"))?;
     let private = pem::private_key(key, key_key)?;
     let signing = provider()
         .key_provider
@@ -157,7 +198,7 @@ fn certified_key(
     match certified.keys_match() {
         // Some key types cannot say; the handshake would still fail on a mismatch.
         Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
-            Ok(Arc::new(certified))
+            Ok((Arc::new(certified), not_after))
         }
         Err(e) => Err(TlsError::file(
             key_key,
@@ -167,8 +208,9 @@ fn certified_key(
     }
 }
 
-fn build(settings: &ServerTls) -> Result<Arc<ServerConfig>, TlsError> {
-    let default = certified_key(
+/// The server config, and the earliest `notAfter` of its certificates.
+fn build(settings: &ServerTls) -> Result<(Arc<ServerConfig>, i64), TlsError> {
+    let (default, mut not_after) = certified_key(
         &settings.cert,
         &settings.key,
         "server.tls.cert",
@@ -176,12 +218,13 @@ fn build(settings: &ServerTls) -> Result<Arc<ServerConfig>, TlsError> {
     )?;
     let mut by_name = HashMap::new();
     for (i, sni) in settings.sni.iter().enumerate() {
-        let key = certified_key(
+        let (key, expires) = certified_key(
             &sni.cert,
             &sni.key,
             &format!("server.tls.sni[{i}].cert"),
             &format!("server.tls.sni[{i}].key"),
         )?;
+        not_after = not_after.min(expires);
         by_name.insert(sni.server_name.to_ascii_lowercase(), key);
     }
     let builder = ServerConfig::builder_with_provider(provider())
@@ -216,7 +259,7 @@ fn build(settings: &ServerTls) -> Result<Arc<ServerConfig>, TlsError> {
     };
     let mut config = builder.with_cert_resolver(Arc::new(SniResolver { default, by_name }));
     config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()];
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), not_after))
 }
 
 /// Picks the certificate for the SNI name; the default one for other names

@@ -5,8 +5,8 @@
 use crate::common::{Fixture, decision};
 use jurisgate_audit::layout::list_checkpoints;
 use jurisgate_audit::{
-    Event, ForwardFailed, ProofCheckError, ProofDoc, QueryFilter, check_proof, parse_ts, prove_consistency,
-    prove_inclusion, query,
+    Event, ForwardFailed, ProofCheckError, ProofDoc, QueryFilter, check_proof, parse_ts,
+    prove_consistency, prove_inclusion, query,
 };
 
 async fn closed_log(fx: &Fixture, runs: u64, per_run: u64) {

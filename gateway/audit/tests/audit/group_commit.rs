@@ -81,7 +81,10 @@ async fn a_detached_append_lands_after_what_was_queued_before_it() {
         .collect();
     assert_eq!(
         ids,
-        [(first, "req-1".to_string()), (first + 1, "req-2".to_string())],
+        [
+            (first, "req-1".to_string()),
+            (first + 1, "req-2".to_string())
+        ],
         "the detached record follows at once"
     );
     assert!(verify(&fx.dir, &fx.verifier).is_ok());
