@@ -234,6 +234,23 @@ async fn sighup_reads_the_identity_providers_rotated_keys() {
         "jurisdiction": "US", "kind": "user", "location": "US", "iat": now, "exp": now + 600});
     let old = h.files.idp.sign(&claims);
     assert_eq!(write_as(&h, &old, "k1").await, StatusCode::CREATED);
+    let entries = "jurisgate_identity_token_cache_entries";
+    let cached = h.metric(entries).await.expect("the cache gauge");
+    assert!(cached >= 1.0, "{cached}");
+
+    // Reading the same keys again keeps the verified tokens.
+    h.signal("HUP");
+    wait_metric(
+        &h,
+        "jurisgate_identity_key_reloads_total{result=\"unchanged\"}",
+        1.0,
+    )
+    .await;
+    assert_eq!(
+        h.metric(entries).await,
+        Some(cached),
+        "an unchanged reload kept the cache"
+    );
 
     // The identity provider rotates: its published JWKS holds only the new key.
     let rotated =
@@ -257,6 +274,11 @@ async fn sighup_reads_the_identity_providers_rotated_keys() {
         1.0,
     )
     .await;
+    assert_eq!(
+        h.metric(entries).await,
+        Some(0.0),
+        "tokens verified under the old keys are not kept"
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut n = 3;
     while write_as(&h, &new, &format!("k{n}")).await != StatusCode::CREATED {

@@ -143,6 +143,15 @@ impl Attributor {
         read
     }
 
+    /// Verified tokens cached now, over every identity source and
+    /// approval issuer (each cache is bounded by its `token_cache`).
+    #[must_use]
+    pub fn cached_tokens(&self) -> usize {
+        self.key_sources()
+            .map(|(_, (_, v))| v.cached_tokens())
+            .sum()
+    }
+
     /// Puts the changed key sets of `read` in use. Tokens verified under a
     /// replaced set are verified again; unchanged sets keep their caches.
     pub fn use_keys(&self, read: KeyRead) {

@@ -194,6 +194,12 @@ impl JwtVerifier {
         self.keys.load().set.same_document(set)
     }
 
+    /// How many verified tokens the cache holds now.
+    #[must_use]
+    pub fn cached_tokens(&self) -> usize {
+        self.keys.load().verified.len()
+    }
+
     /// The issuer this verifier accepts.
     #[must_use]
     pub fn issuer(&self) -> &str {

@@ -89,6 +89,11 @@ fn gauges(gateway: &Gateway) -> String {
         "# TYPE jurisgate_policy_info gauge\njurisgate_policy_info{{revision=\"{}\"}} 1",
         escape(gateway.policy.load().revision())
     );
+    let _ = writeln!(
+        out,
+        "# HELP jurisgate_identity_token_cache_entries Verified tokens cached (bounded by each source's token_cache).\n# TYPE jurisgate_identity_token_cache_entries gauge\njurisgate_identity_token_cache_entries {}",
+        gateway.attributor.cached_tokens()
+    );
     if let Some(ship) = &gateway.shipping {
         let _ = writeln!(
             out,
