@@ -317,38 +317,71 @@ async fn a_client_that_leaves_mid_forward_leaves_a_record_saying_so() {
             .await;
     h.wait_for_region("us-east", true).await;
     let (auth, _) = h.credentials(&us_user());
+    let auth = auth.expect("a token");
+    let upstream_got = |n: usize| {
+        let proxied = Arc::clone(&rude.proxied);
+        async move {
+            for _ in 0..100 {
+                if proxied.load(Ordering::SeqCst) >= n {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(
+                proxied.load(Ordering::SeqCst),
+                n,
+                "the upstream never got the request"
+            );
+        }
+    };
+    let status = StatusCode::from_u16(499).expect("status");
+
+    // HTTP/1.1: the client closes its connection.
     let mut client = tokio::net::TcpStream::connect(h.addr)
         .await
         .expect("connect");
     client
         .write_all(
             format!(
-                "GET /v1/messages/gone HTTP/1.1\r\nHost: api.demo.jurisgate\r\nAuthorization: {}\r\n\r\n",
-                auth.expect("a token")
+                "GET /v1/messages/gone HTTP/1.1\r\nHost: api.demo.jurisgate\r\nAuthorization: {auth}\r\n\r\n"
             )
             .as_bytes(),
         )
         .await
         .expect("send");
-    for _ in 0..100 {
-        if rude.proxied.load(Ordering::SeqCst) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(
-        rude.proxied.load(Ordering::SeqCst),
-        1,
-        "the upstream never got the request"
-    );
+    upstream_got(1).await;
     drop(client);
-
     let id = decided_request_id(&h, "/v1/messages/gone").await;
     wait_for_forward_failed(&h, &id).await;
-    let status = StatusCode::from_u16(499).expect("status");
     assert_forward_failure_recorded(&h, &id, status, "not_answered");
+
+    // HTTP/2: the client resets the stream; its connection stays open.
+    let stream = tokio::net::TcpStream::connect(h.addr)
+        .await
+        .expect("connect");
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2c handshake");
+    let connection = tokio::spawn(conn);
+    let request = http::Request::get("http://api.demo.jurisgate/v1/messages/gone-h2")
+        .header("authorization", auth.as_str())
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .expect("request");
+    let pending = tokio::spawn(send.send_request(request));
+    upstream_got(2).await;
+    pending.abort();
+    let id = decided_request_id(&h, "/v1/messages/gone-h2").await;
+    wait_for_forward_failed(&h, &id).await;
+    assert_forward_failure_recorded(&h, &id, status, "not_answered");
+    assert!(!connection.is_finished(), "the h2 connection was closed");
+
     assert_every_forward_recorded(&mut h);
-    println!("faults: client gone mid-forward -> forward_failed 499 not_answered");
+    println!(
+        "faults: client gone mid-forward (HTTP/1.1 close, HTTP/2 reset) -> forward_failed 499 not_answered"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
