@@ -565,6 +565,23 @@ async fn idle_connections_are_closed_plain_and_tls() {
         took >= Duration::from_millis(300),
         "closed after {took:?}, before the idle timeout"
     );
+    // A request waiting on a slow upstream is not idle, however quiet its
+    // connection: the upstream's 1 s is within its request_timeout.
+    let mut tcp = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+    tcp.write_all(
+        b"GET /v1/public/slow?delay_ms=1000 HTTP/1.1\r\nHost: api.demo.jurisgate\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf))
+        .await
+        .expect("no answer in 10 s")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(
+        answer.starts_with("HTTP/1.1 ") && answer.contains("\"region\""),
+        "a slow request was cut as idle, or not answered by its store: {answer:?}"
+    );
     drop(h);
 
     let h = Harness::start_with_dir(|dir, text| {

@@ -5,18 +5,49 @@
 //! time out alike, and TLS records count as movement. The deadline is checked
 //! only when the connection is polled; hyper polls an idle keep-alive
 //! connection's read side, which is the case this exists for. It does not
-//! limit how long a request may take (that is `request_timeout`).
+//! limit how long a request may take (that is `request_timeout`): while a
+//! request on the connection is waiting for its answer ([`InFlight`]), a
+//! quiet connection is not idle.
 
 use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-/// `S`, closed after `timeout` without traffic.
+/// The requests of one connection that the gateway has not answered yet.
+#[derive(Debug, Clone, Default)]
+pub struct InFlight(Arc<AtomicUsize>);
+
+/// One request counted in [`InFlight`] until dropped.
+#[derive(Debug)]
+pub struct Answering(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Counts a request until the returned guard is dropped.
+    #[must_use]
+    pub fn enter(&self) -> Answering {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Answering(Arc::clone(&self.0))
+    }
+
+    fn busy(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `S`, closed after `timeout` without traffic while no request waits.
 #[derive(Debug)]
 pub struct IdleTimeout<S> {
     inner: S,
@@ -24,17 +55,20 @@ pub struct IdleTimeout<S> {
     last_activity: Instant,
     // Reset lazily: only when it fires early, never on every read or write.
     timer: Pin<Box<Sleep>>,
+    in_flight: InFlight,
 }
 
 impl<S> IdleTimeout<S> {
-    /// Wraps `inner`; the clock starts now.
-    pub fn new(inner: S, timeout: Duration) -> Self {
+    /// Wraps `inner`; the clock starts now. Requests counted in
+    /// `in_flight` keep the connection open however long they wait.
+    pub fn new(inner: S, timeout: Duration, in_flight: InFlight) -> Self {
         let now = Instant::now();
         Self {
             inner,
             timeout,
             last_activity: now,
             timer: Box::pin(tokio::time::sleep_until(now + timeout)),
+            in_flight,
         }
     }
 
@@ -48,7 +82,14 @@ impl<S> IdleTimeout<S> {
         loop {
             ready!(self.timer.as_mut().poll(cx));
             let deadline = self.last_activity + self.timeout;
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline && self.in_flight.busy() {
+                // Waiting on an upstream is not idleness: look again later.
+                self.last_activity = now;
+                self.timer.as_mut().reset(now + self.timeout);
+                continue;
+            }
+            if now >= deadline {
                 return Poll::Ready(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("no traffic for {:?}", self.timeout),
@@ -121,7 +162,30 @@ mod tests {
             .await
             .unwrap();
         let (server, _) = listener.accept().await.unwrap();
-        (IdleTimeout::new(server, Duration::from_millis(200)), client)
+        (
+            IdleTimeout::new(server, Duration::from_millis(200), InFlight::default()),
+            client,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_connection_with_a_request_waiting_is_not_idle() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let in_flight = InFlight::default();
+        let mut server = IdleTimeout::new(server, Duration::from_millis(200), in_flight.clone());
+        let waiting = in_flight.enter();
+        let mut buf = [0u8; 16];
+        // Quiet for three timeouts while the request waits: still open.
+        let read = tokio::time::timeout(Duration::from_millis(600), server.read(&mut buf)).await;
+        assert!(read.is_err(), "closed while a request waited: {read:?}");
+        // Answered: the next quiet stretch closes it.
+        drop(waiting);
+        let err = server.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
     }
 
     #[tokio::test]

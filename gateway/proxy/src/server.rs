@@ -31,7 +31,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::forward::Upstreams;
 use crate::gateway::{Gateway, RuntimeLocal};
-use crate::idle::IdleTimeout;
+use crate::idle::{IdleTimeout, InFlight};
 use crate::respond::text;
 
 /// Connection-level settings of the proxy listener.
@@ -235,13 +235,14 @@ struct Conn {
 
 impl Conn {
     async fn serve_plain(self, stream: TcpStream, settings: ConnSettings) {
-        let io = IdleTimeout::new(stream, settings.idle_timeout);
+        let in_flight = InFlight::default();
+        let io = IdleTimeout::new(stream, settings.idle_timeout, in_flight.clone());
         let peer = PeerInfo {
             remote_addr: self.remote_addr,
             client_cert: None,
         };
         let builders = Arc::clone(&self.builders);
-        self.serve(&builders.auto, io, peer).await;
+        self.serve(&builders.auto, io, peer, in_flight).await;
     }
 
     async fn serve_tls(self, stream: TcpStream, settings: ConnSettings, tls: Arc<ListenerTls>) {
@@ -250,7 +251,8 @@ impl Conn {
             refuse_plaintext(stream).await;
             return;
         }
-        let io = IdleTimeout::new(stream, settings.idle_timeout);
+        let in_flight = InFlight::default();
+        let io = IdleTimeout::new(stream, settings.idle_timeout, in_flight.clone());
         let accepted =
             tokio::time::timeout(settings.header_read_timeout, tls.acceptor().accept(io)).await;
         let stream = match accepted {
@@ -280,12 +282,17 @@ impl Conn {
             client_cert,
         };
         let builders = Arc::clone(&self.builders);
-        self.serve(builders.for_alpn(alpn.as_deref()), stream, peer)
+        self.serve(builders.for_alpn(alpn.as_deref()), stream, peer, in_flight)
             .await;
     }
 
-    async fn serve<I>(self, builder: &auto::Builder<TokioExecutor>, io: I, peer: PeerInfo)
-    where
+    async fn serve<I>(
+        self,
+        builder: &auto::Builder<TokioExecutor>,
+        io: I,
+        peer: PeerInfo,
+        in_flight: InFlight,
+    ) where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let gateway = self.gateway;
@@ -295,7 +302,12 @@ impl Conn {
             let gateway = Arc::clone(&gateway);
             let local = Arc::clone(&local);
             let peer = Arc::clone(&peer);
-            async move { Ok::<_, Infallible>(gateway.handle(req, &peer, &local).await) }
+            let answering = in_flight.enter();
+            async move {
+                let response = gateway.handle(req, &peer, &local).await;
+                drop(answering);
+                Ok::<_, Infallible>(response)
+            }
         });
         let conn = builder.serve_connection(TokioIo::new(io), service);
         if let Err(e) = self.watcher.watch(conn).await {
