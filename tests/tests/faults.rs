@@ -321,7 +321,7 @@ async fn a_client_that_leaves_mid_forward_leaves_a_record_saying_so() {
     let upstream_got = |n: usize| {
         let proxied = Arc::clone(&rude.proxied);
         async move {
-            for _ in 0..100 {
+            for _ in 0..500 {
                 if proxied.load(Ordering::SeqCst) >= n {
                     break;
                 }
@@ -382,6 +382,71 @@ async fn a_client_that_leaves_mid_forward_leaves_a_record_saying_so() {
     println!(
         "faults: client gone mid-forward (HTTP/1.1 close, HTTP/2 reset) -> forward_failed 499 not_answered"
     );
+}
+
+/// A request still waiting on its upstream when the shutdown grace period
+/// ends is recorded as not answered, before the log's shutdown record,
+/// with either runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_cut_off_by_shutdown_is_recorded_before_the_log_closes() {
+    for runtime in ["per_core", "multi_thread"] {
+        let rude = rude_upstream(Rude::Hang).await;
+        let url = rude.url.clone();
+        let mut h = Harness::start_with(|c| {
+            point_region(c, "us-east", &url, "request_timeout = \"30s\"");
+            *c = c.replacen(
+                "shutdown_grace = \"5s\"",
+                &format!("shutdown_grace = \"500ms\"\nruntime = \"{runtime}\""),
+                1,
+            );
+        })
+        .await;
+        h.wait_for_region("us-east", true).await;
+        let (auth, _) = h.credentials(&us_user());
+        let mut client = tokio::net::TcpStream::connect(h.addr)
+            .await
+            .expect("connect");
+        client
+            .write_all(
+                format!(
+                    "GET /v1/messages/cut HTTP/1.1\r\nHost: api.demo.jurisgate\r\nAuthorization: {}\r\n\r\n",
+                    auth.expect("a token")
+                )
+                .as_bytes(),
+            )
+            .await
+            .expect("send");
+        for _ in 0..500 {
+            if rude.proxied.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            rude.proxied.load(Ordering::SeqCst),
+            1,
+            "{runtime}: never forwarded"
+        );
+        let id = decided_request_id(&h, "/v1/messages/cut").await;
+        assert_eq!(h.stop(), 0, "{runtime}: the gateway did not stop cleanly");
+        let records = h.records();
+        let failed = records
+            .iter()
+            .position(|r| matches!(&r.event, Event::ForwardFailed(f) if f.request_id == id && f.status == 499 && f.reason == "not_answered"));
+        let shutdown = records
+            .iter()
+            .position(|r| matches!(r.event, Event::Shutdown(_)));
+        assert!(
+            matches!((failed, shutdown), (Some(f), Some(s)) if f < s),
+            "{runtime}: forward_failed at {failed:?}, shutdown at {shutdown:?}"
+        );
+        let status = jurisgate_audit::verify(&h.files.audit_dir, &h.files.vkey);
+        assert!(status.is_ok(), "{runtime}: {status:?}");
+        drop(client);
+        println!(
+            "faults: {runtime}: request cut off by the shutdown grace period -> forward_failed 499 before the shutdown record"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -438,6 +438,31 @@ async fn chunked_body_over_the_limit_gets_413_and_the_upstream_never_gets_it_who
         StatusCode::PAYLOAD_TOO_LARGE,
         "request_body_too_large",
     );
+
+    // Broken: a chunk size that is not hex, after some body has flowed.
+    // The client's fault, recorded as such; the upstream stays healthy.
+    let mut conn = RawConn::connect(h.addr).await.expect("connect");
+    let mut start = head("/v1/messages/chunked-broken").into_bytes();
+    start.extend_from_slice(&chunks(2048));
+    conn.send(&start).await.expect("send");
+    let broken_id = upstream.wait_for_bytes(2048).await;
+    conn.send(b"zz\r\nnot a chunk\r\n").await.expect("send");
+    let refused = conn.read(Duration::from_secs(10)).await.expect("answer");
+    let json: serde_json::Value = serde_json::from_slice(&refused.body).expect("JSON body");
+    assert_eq!(refused.status, 400, "{json}");
+    assert_eq!(json["reason"], "request_body_error");
+    crate::faults::assert_forward_failure_recorded(
+        &h,
+        &broken_id,
+        StatusCode::BAD_REQUEST,
+        "request_body_error",
+    );
+    assert_eq!(
+        h.metric("jurisgate_pool_healthy_endpoints{pool=\"us-east\",region=\"us-east\"}")
+            .await,
+        Some(1.0),
+        "a client's broken body counted against the upstream"
+    );
     assert_eq!(h.stop(), 0);
     println!(
         "limits: HTTP/1.1 chunked body of {} bytes over a {LIMIT}-byte limit: 413 request_body_too_large, connection closed; upstream got {} bytes, message incomplete",

@@ -190,11 +190,12 @@ pub struct ForwardFailed {
     pub pool: String,
     /// That pool's region.
     pub region: String,
-    /// The status the gateway answered with (413, 502, 504), or 499 when
+    /// The status the gateway answered with (400, 413, 502, 504), or 499 when
     /// the exchange ended before it could answer.
     pub status: u16,
     /// Why (`upstream_error: …`, `upstream_timeout`,
-    /// `request_body_too_large`, `obligation_failed: …`, `not_answered`).
+    /// `request_body_too_large`, `request_body_error`, `obligation_failed: …`,
+    /// `not_answered`).
     pub reason: String,
 }
 

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -42,6 +42,15 @@ use crate::obligations;
 use crate::request_id::RequestId;
 use crate::respond::Refusal;
 
+// How a streamed request body ended, to tell its failure from the
+// upstream's (see `Limits::max_body_bytes`).
+/// The request body has not failed.
+const BODY_OK: u8 = 0;
+/// The request body crossed `max_body_bytes`.
+const BODY_OVER_LIMIT: u8 = 1;
+/// The request body broke (a malformed chunk, a reset stream).
+const BODY_BROKEN: u8 = 2;
+
 /// Request headers the policy may see. Credentials never reach it.
 const POLICY_VISIBLE_HEADERS: [&str; 3] = ["user-agent", "content-type", "accept"];
 
@@ -60,11 +69,12 @@ pub struct Limits {
     /// upstream request is aborted (the connection is closed without the
     /// final chunk, so the upstream sees an incomplete message, never a
     /// complete request, and at most `max_body_bytes` of body), and the
-    /// client gets 413 `request_body_too_large`. No second record is
-    /// written: the log keeps the one decision record, which truthfully
-    /// says the request was allowed and sent to that region; the cut is in
-    /// the gateway's log (a warning with the request id) and its metrics
-    /// (status 413 with that region).
+    /// client gets 413 `request_body_too_large`. The decision record
+    /// (allowed, sent to that region) is followed by a `forward_failed`
+    /// record with 413 `request_body_too_large`. A body that fails for
+    /// another reason (a malformed chunk, a reset stream) is the client's
+    /// fault too: 400 `request_body_error`, recorded the same way, and no
+    /// mark against the upstream's health.
     pub max_body_bytes: u64,
     /// Largest response body buffered to apply obligations.
     pub max_obligation_body_bytes: usize,
@@ -257,16 +267,19 @@ impl Gateway {
         };
         parts.uri = Uri::from_parts(uri_parts).unwrap_or_else(|_| Uri::from_static("/"));
         // A body of unknown length is streamed and cut at the limit; the
-        // flag tells a cut body apart from an upstream failure (see
-        // `Limits::max_body_bytes`).
-        let over_limit = Arc::new(AtomicBool::new(false));
-        let cut = Arc::clone(&over_limit);
+        // flag tells a failed request body (cut, or broken by the client)
+        // apart from an upstream failure (see `Limits::max_body_bytes`).
+        let body_failed = Arc::new(AtomicU8::new(BODY_OK));
+        let failed = Arc::clone(&body_failed);
         let limit = usize::try_from(self.limits.max_body_bytes).unwrap_or(usize::MAX);
         let body = Limited::new(body, limit)
             .map_err(move |e| {
-                if e.is::<LengthLimitError>() {
-                    cut.store(true, Ordering::Release);
-                }
+                let why = if e.is::<LengthLimitError>() {
+                    BODY_OVER_LIMIT
+                } else {
+                    BODY_BROKEN
+                };
+                let _ = failed.compare_exchange(BODY_OK, why, Ordering::AcqRel, Ordering::Acquire);
                 e
             })
             .boxed();
@@ -284,21 +297,13 @@ impl Gateway {
             Err(_) => return self.refuse(local, &facts, Refusal::NoApprovedRegion).await,
         };
 
-        // 6. Audit: durable before a byte moves on. From here on, a request
-        // that ends without an answer from the gateway says so in the log.
-        let unanswered = Unanswered {
-            audit: &local.audit,
-            facts: &facts,
-            selected: &selected,
-            armed: true,
-        };
+        // 6. Audit: durable before a byte moves on.
         let record_started = Instant::now();
         let appended = match encode_decision(&facts, Some(&selected), None, None) {
             Ok(record) => local.audit.append_encoded(record).await,
             Err(e) => Err(e),
         };
         if let Err(e) = appended {
-            unanswered.disarm();
             tracing::error!(request_id = facts.id.as_str(), error = %e, "audit record not durable; refusing");
             return self.answer(
                 &facts,
@@ -307,21 +312,43 @@ impl Gateway {
             );
         }
         self.metrics.audit_latency.observe(record_started.elapsed());
+        // From here on, a request that ends without an answer from the
+        // gateway says so in the log.
+        let unanswered = Unanswered {
+            audit: &local.audit,
+            metrics: &self.metrics,
+            facts: &facts,
+            selected: &selected,
+            armed: true,
+        };
 
         // 7. Forward, with the gateway's own headers.
         let (mut request, decision) = permitted.into_parts();
         set_upstream_headers(request.headers_mut(), &facts, &class, &selected);
         let forwarded = local.upstreams.send(request, &selected).await;
-        if over_limit.load(Ordering::Acquire) {
+        let body_refusal = match body_failed.load(Ordering::Acquire) {
+            BODY_OVER_LIMIT => {
+                tracing::warn!(
+                    request_id = facts.id.as_str(),
+                    limit = self.limits.max_body_bytes,
+                    pool = %selected.pool,
+                    "request body crossed max_body_bytes while streaming; upstream request aborted"
+                );
+                Some(Refusal::PayloadTooLarge)
+            }
+            BODY_BROKEN => {
+                tracing::info!(
+                    request_id = facts.id.as_str(),
+                    pool = %selected.pool,
+                    "request body failed while streaming; upstream request aborted"
+                );
+                Some(Refusal::BadRequest("request_body_error".into()))
+            }
+            _ => None,
+        };
+        if let Some(refusal) = body_refusal {
             // The client's fault, not the upstream's: no health report, and
             // whatever the aborted upstream request produced is dropped.
-            tracing::warn!(
-                request_id = facts.id.as_str(),
-                limit = self.limits.max_body_bytes,
-                pool = %selected.pool,
-                "request body crossed max_body_bytes while streaming; upstream request aborted"
-            );
-            let refusal = Refusal::PayloadTooLarge;
             unanswered.disarm();
             self.record_forward_failed(local, &facts, &selected, &refusal)
                 .await;
@@ -488,13 +515,6 @@ impl Gateway {
     }
 }
 
-/// Ends an HTTP/1.x connection after `response`: the request was refused
-/// as malformed or too large, so its unread body has framing we just
-/// called untrustworthy, and reading on would parse that body as the
-/// next request (smuggling; RFC 9112 §6.3). On HTTP/2 each request is
-/// its own stream, framed by the protocol: the refused stream is reset
-/// once answered, the connection's other streams go on, and no
-/// `Connection` header is sent (RFC 9113 §8.2.2 forbids it).
 /// The `forward_failed` record for a request whose decision record says
 /// it went to `selected`.
 fn forward_failed(facts: &Facts, selected: &Selected, status: u16, reason: String) -> Event {
@@ -511,8 +531,8 @@ fn forward_failed(facts: &Facts, selected: &Selected, status: u16, reason: Strin
 /// the gateway answered (nginx logs such requests with 499 too).
 const NOT_ANSWERED_STATUS: u16 = 499;
 
-/// Armed from the decision record until the gateway has its answer: if the
-/// request's future is dropped in between (the client closed the
+/// Armed once the decision record is durable, until the gateway has its
+/// answer: if the request's future is dropped in between (the client closed the
 /// connection or reset the stream, or the shutdown grace period ran out),
 /// the log gets a `forward_failed` record with status 499 and reason
 /// `not_answered`, so no recorded forward is left looking delivered.
@@ -520,6 +540,7 @@ const NOT_ANSWERED_STATUS: u16 = 499;
 /// waiting for it to be durable.
 struct Unanswered<'a> {
     audit: &'a AuditLog,
+    metrics: &'a Metrics,
     facts: &'a Facts,
     selected: &'a Selected,
     armed: bool,
@@ -548,9 +569,26 @@ impl Drop for Unanswered<'_> {
         if let Err(e) = self.audit.append_detached(&event) {
             tracing::error!(request_id, error = %e, "audit: the unanswered forward could not be recorded");
         }
+        self.metrics.count_request(RequestLabels {
+            route: self
+                .facts
+                .class
+                .as_ref()
+                .map_or("none", |c| c.route.as_str()),
+            decision: "allow",
+            region: self.selected.region.as_str(),
+            status: NOT_ANSWERED_STATUS,
+        });
     }
 }
 
+/// Ends an HTTP/1.x connection after `response`: the request was refused
+/// as malformed or too large, so its unread body has framing we just
+/// called untrustworthy, and reading on would parse that body as the
+/// next request (smuggling; RFC 9112 §6.3). On HTTP/2 each request is
+/// its own stream, framed by the protocol: the refused stream is reset
+/// once answered, the connection's other streams go on, and no
+/// `Connection` header is sent (RFC 9113 §8.2.2 forbids it).
 fn close_if_framed(facts: &Facts, mut response: Response<BoxBody>) -> Response<BoxBody> {
     if !facts.multiplexed {
         response

@@ -159,9 +159,14 @@ pub async fn serve_proxy(
         audit: gateway.audit.for_this_runtime(),
     });
     let graceful = GracefulShutdown::new();
+    // Every connection task, so the ones still running when the grace
+    // period ends are dropped here, while the audit log is open: a request
+    // cut off then records that it was not answered.
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {
                 let (stream, remote_addr) = match accepted {
                     Ok(a) => a,
@@ -182,10 +187,10 @@ pub async fn serve_proxy(
                 };
                 match &tls {
                     None => {
-                        tokio::spawn(conn.serve_plain(stream, settings));
+                        connections.spawn(conn.serve_plain(stream, settings));
                     }
                     Some(tls) => {
-                        tokio::spawn(conn.serve_tls(stream, settings, Arc::clone(tls)));
+                        connections.spawn(conn.serve_tls(stream, settings, Arc::clone(tls)));
                     }
                 }
             }
@@ -197,6 +202,7 @@ pub async fn serve_proxy(
         () = graceful.shutdown() => tracing::info!("all connections finished"),
         () = tokio::time::sleep(settings.shutdown_grace) => tracing::warn!("shutdown grace period over; closing remaining connections"),
     }
+    connections.shutdown().await;
 }
 
 /// Keeps the runtime's timer driver waking at least every 100 ms.
