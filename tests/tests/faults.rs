@@ -368,7 +368,7 @@ async fn a_client_that_leaves_mid_forward_leaves_a_record_saying_so() {
     let connection = tokio::spawn(conn);
     let request = http::Request::get("http://api.demo.jurisgate/v1/messages/gone-h2")
         .header("authorization", auth.as_str())
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
         .expect("request");
     let pending = tokio::spawn(send.send_request(request));
     upstream_got(2).await;
@@ -376,6 +376,18 @@ async fn a_client_that_leaves_mid_forward_leaves_a_record_saying_so() {
     let id = decided_request_id(&h, "/v1/messages/gone-h2").await;
     wait_for_forward_failed(&h, &id).await;
     assert_forward_failure_recorded(&h, &id, status, "not_answered");
+    // The connection lives on: another stream on it is answered.
+    let (eu, _) = h.credentials(&Who::user("emile", "EU"));
+    let request = http::Request::post("http://api.demo.jurisgate/v1/messages/after-reset")
+        .header("authorization", eu.expect("a token"))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+        .expect("request");
+    let answer = send
+        .send_request(request)
+        .await
+        .expect("the connection is still open");
+    assert_eq!(answer.status(), StatusCode::CREATED);
     assert!(!connection.is_finished(), "the h2 connection was closed");
 
     assert_every_forward_recorded(&mut h);

@@ -402,8 +402,9 @@ async fn reloaded_certificate_is_seen_by_new_connections_while_old_ones_keep_wor
     assert_eq!(old.peer_cert, first_der);
     // The metrics say which certificate expires next, and that it reloaded.
     assert_eq!(h.metric(expiry).await, Some(second_expiry));
+    // (No count of refusals here: the file watcher may catch the new
+    // certificate beside the old key for a moment and refuse that pair.)
     assert!(h.metric(applied).await >= Some(1.0));
-    assert_eq!(h.metric(refused).await, Some(0.0));
 
     // A broken key file is refused; the last good certificate stays in use
     // (checked repeatedly across SIGHUP and two file-watch polls).

@@ -26,7 +26,7 @@ pub struct QueryFilter {
     pub allow: Option<bool>,
     /// Matched route name.
     pub route: Option<String>,
-    /// Region the request was forwarded to.
+    /// Region the request was forwarded to (decisions and `forward_failed`).
     pub region: Option<String>,
     /// Requester id.
     pub requester: Option<String>,

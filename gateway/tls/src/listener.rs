@@ -37,10 +37,12 @@ pub struct ListenerTls {
     current: ArcSwap<ServerConfig>,
     /// The files' fingerprint when `current` was built (for the watcher).
     seen: Mutex<Vec<Fingerprint>>,
-    /// Reloads applied and refused since start.
+    /// Reloads applied since start.
     applied: AtomicU64,
+    /// Reloads refused since start.
     refused: AtomicU64,
-    /// The earliest `notAfter` (unix seconds) of the certificates in use.
+    /// The earliest `notAfter` (unix seconds) of the certificates in use,
+    /// intermediates included.
     not_after: AtomicI64,
 }
 
@@ -51,8 +53,9 @@ pub struct TlsStats {
     pub reloads_applied: u64,
     /// Reloads whose files were refused (the previous ones stayed).
     pub reloads_refused: u64,
-    /// The earliest expiry (unix seconds) among the served certificates
-    /// (the default one and every SNI one): the next one to renew.
+    /// The earliest expiry (unix seconds) among the served certificate
+    /// chains (the default one and every SNI one, intermediates included):
+    /// the next one to renew.
     pub earliest_not_after: i64,
 }
 
@@ -175,8 +178,8 @@ fn fingerprint(settings: &ServerTls) -> Vec<Fingerprint> {
         .collect()
 }
 
-/// The certificate and key pair from two files, and the certificate's
-/// `notAfter` (unix seconds).
+/// The certificate and key pair from two files, and the earliest
+/// `notAfter` (unix seconds) in the chain.
 fn certified_key(
     cert: &std::path::Path,
     key: &std::path::Path,
@@ -184,11 +187,17 @@ fn certified_key(
     key_key: &str,
 ) -> Result<(Arc<CertifiedKey>, i64), TlsError> {
     let chain = pem::certs(cert, cert_key)?;
-    let not_after = chain
-        .first()
-        .and_then(|leaf| x509_parser::parse_x509_certificate(leaf.as_ref()).ok())
-        .map(|(_, leaf)| leaf.validity().not_after.timestamp())
-        .ok_or_else(|| TlsError::file(cert_key, cert, "the first certificate cannot be parsed"))?;
+    let mut not_after = i64::MAX;
+    for (i, der) in chain.iter().enumerate() {
+        let (_, parsed) = x509_parser::parse_x509_certificate(der.as_ref()).map_err(|e| {
+            TlsError::file(
+                cert_key,
+                cert,
+                format!("certificate {} cannot be parsed ({e})", i + 1),
+            )
+        })?;
+        not_after = not_after.min(parsed.validity().not_after.timestamp());
+    }
     let private = pem::private_key(key, key_key)?;
     let signing = provider()
         .key_provider

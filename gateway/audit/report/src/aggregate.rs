@@ -303,7 +303,11 @@ impl Aggregator {
                     self.dims.reason.id(facts::reason_rule(&f.reason)),
                 );
                 *self.anomalies.failed_forwards.entry(key).or_default() += 1;
-                keys.extend([Key::Kind("forward_failed"), Key::Anomaly("forward_failed")]);
+                keys.extend([
+                    Key::Kind("forward_failed"),
+                    Key::Anomaly("forward_failed"),
+                    Key::FailedForward(key.0, key.1, key.2),
+                ]);
                 tags.push("forward_failed");
                 None
             }
@@ -410,7 +414,7 @@ impl Aggregator {
         {
             let key = (route, dims.region.id(&from), dims.region.id(&to));
             *self.anomalies.failovers.entry(key).or_default() += 1;
-            keys.push(Key::Anomaly("failover"));
+            keys.extend([Key::Anomaly("failover"), Key::Failover(key.0, key.1, key.2)]);
             tags.push("failover");
         }
         if d.decision.reason == "policy_error" {

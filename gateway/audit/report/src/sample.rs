@@ -70,6 +70,10 @@ pub(crate) enum Key {
     CrossBorder,
     /// An anomaly kind (the row tag).
     Anomaly(&'static str),
+    /// A failover: route, first approved region, region used (ids).
+    Failover(u32, u32, u32),
+    /// Failed forwards: region id, status, reason group id.
+    FailedForward(u32, u16, u32),
 }
 
 impl Key {
@@ -79,7 +83,12 @@ impl Key {
             Self::All => 2000,
             Self::Kind(_) => 100,
             Self::Time(..) => 8,
-            Self::Flow(..) | Self::Reason(_) | Self::Route(_) | Self::Revision(_) => 20,
+            Self::Flow(..)
+            | Self::Reason(_)
+            | Self::Route(_)
+            | Self::Revision(_)
+            | Self::Failover(..)
+            | Self::FailedForward(..) => 20,
             Self::CrossBorder => 200,
             Self::Anomaly(_) => 300,
         }

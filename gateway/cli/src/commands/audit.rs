@@ -90,7 +90,7 @@ pub(crate) enum AuditCommand {
         /// Matched route name.
         #[arg(long)]
         route: Option<String>,
-        /// Region the request was forwarded to.
+        /// Region the request was forwarded to (its decisions and failed forwards).
         #[arg(long)]
         region: Option<String>,
         /// Requester id.
@@ -614,6 +614,15 @@ fn table_row(r: &Record) -> String {
                 .unwrap_or_else(|| d.requester.kind.clone()),
             d.decision.reason.clone(),
         ),
+        Event::ForwardFailed(f) => (
+            "forward_failed",
+            dash(),
+            dash(),
+            dash(),
+            f.region.clone(),
+            dash(),
+            format!("{} {} {}", f.request_id, f.status, f.reason),
+        ),
         other => {
             let (kind, detail) = match other {
                 Event::PolicyLoaded(p) => ("policy_loaded", format!("revision {}", p.revision)),
@@ -627,11 +636,8 @@ fn table_row(r: &Record) -> String {
                 Event::Shutdown(s) => ("shutdown", s.reason.clone()),
                 Event::Checkpoint(c) => ("checkpoint", format!("size {}", c.size)),
                 Event::ConfigLoaded(c) => ("config_loaded", format!("config {}", c.config_sha256)),
-                Event::ForwardFailed(f) => (
-                    "forward_failed",
-                    format!("{} {} {} ({})", f.request_id, f.status, f.reason, f.region),
-                ),
-                Event::Decision(_) => ("decision", String::new()),
+                // Both have their own arms above.
+                Event::Decision(_) | Event::ForwardFailed(_) => ("", String::new()),
             };
             (kind, dash(), dash(), dash(), dash(), dash(), detail)
         }

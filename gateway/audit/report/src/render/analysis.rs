@@ -54,7 +54,8 @@ pub(super) fn count_table(
             num_link(
                 &format!("{key}:{name}"),
                 *n,
-                &[(filter, name)],
+                // Decisions only: `forward_failed` rows carry a region too.
+                &[("kind", "decision"), (filter, name)],
                 &format!("{key} {name}")
             )
         );
