@@ -277,6 +277,39 @@ async fn rude_upstreams_get_documented_statuses() {
     );
 }
 
+/// Sends `GET path` over a raw HTTP/1.1 connection and returns the
+/// connection without reading the answer (the caller decides when to leave).
+async fn hold_request(h: &Harness, auth: &str, path: &str) -> tokio::net::TcpStream {
+    let mut client = tokio::net::TcpStream::connect(h.addr)
+        .await
+        .expect("connect");
+    client
+        .write_all(
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: api.demo.jurisgate\r\nAuthorization: {auth}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("send");
+    client
+}
+
+/// Waits (up to 10 s) until the rude upstream holds `n` proxied requests.
+async fn wait_proxied(rude: &RudeUpstream, n: usize) {
+    for _ in 0..500 {
+        if rude.proxied.load(Ordering::SeqCst) >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        rude.proxied.load(Ordering::SeqCst),
+        n,
+        "the upstream never got the request"
+    );
+}
+
 /// The request id of the decision record for `path` (polling the log).
 async fn decided_request_id(h: &Harness, path: &str) -> String {
     for _ in 0..100 {
@@ -318,38 +351,11 @@ async fn a_client_that_leaves_mid_forward_leaves_a_record_saying_so() {
     h.wait_for_region("us-east", true).await;
     let (auth, _) = h.credentials(&us_user());
     let auth = auth.expect("a token");
-    let upstream_got = |n: usize| {
-        let proxied = Arc::clone(&rude.proxied);
-        async move {
-            for _ in 0..500 {
-                if proxied.load(Ordering::SeqCst) >= n {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            assert_eq!(
-                proxied.load(Ordering::SeqCst),
-                n,
-                "the upstream never got the request"
-            );
-        }
-    };
     let status = StatusCode::from_u16(499).expect("status");
 
     // HTTP/1.1: the client closes its connection.
-    let mut client = tokio::net::TcpStream::connect(h.addr)
-        .await
-        .expect("connect");
-    client
-        .write_all(
-            format!(
-                "GET /v1/messages/gone HTTP/1.1\r\nHost: api.demo.jurisgate\r\nAuthorization: {auth}\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .await
-        .expect("send");
-    upstream_got(1).await;
+    let client = hold_request(&h, &auth, "/v1/messages/gone").await;
+    wait_proxied(&rude, 1).await;
     drop(client);
     let id = decided_request_id(&h, "/v1/messages/gone").await;
     wait_for_forward_failed(&h, &id).await;
@@ -371,7 +377,7 @@ async fn a_client_that_leaves_mid_forward_leaves_a_record_saying_so() {
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .expect("request");
     let pending = tokio::spawn(send.send_request(request));
-    upstream_got(2).await;
+    wait_proxied(&rude, 2).await;
     pending.abort();
     let id = decided_request_id(&h, "/v1/messages/gone-h2").await;
     wait_for_forward_failed(&h, &id).await;
@@ -415,30 +421,8 @@ async fn a_request_cut_off_by_shutdown_is_recorded_before_the_log_closes() {
         .await;
         h.wait_for_region("us-east", true).await;
         let (auth, _) = h.credentials(&us_user());
-        let mut client = tokio::net::TcpStream::connect(h.addr)
-            .await
-            .expect("connect");
-        client
-            .write_all(
-                format!(
-                    "GET /v1/messages/cut HTTP/1.1\r\nHost: api.demo.jurisgate\r\nAuthorization: {}\r\n\r\n",
-                    auth.expect("a token")
-                )
-                .as_bytes(),
-            )
-            .await
-            .expect("send");
-        for _ in 0..500 {
-            if rude.proxied.load(Ordering::SeqCst) > 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(
-            rude.proxied.load(Ordering::SeqCst),
-            1,
-            "{runtime}: never forwarded"
-        );
+        let client = hold_request(&h, &auth.expect("a token"), "/v1/messages/cut").await;
+        wait_proxied(&rude, 1).await;
         let id = decided_request_id(&h, "/v1/messages/cut").await;
         assert_eq!(h.stop(), 0, "{runtime}: the gateway did not stop cleanly");
         let records = h.records();
