@@ -12,7 +12,8 @@
 #
 # Targets: the upstream directly, nginx as a plain reverse proxy, a bare
 # hyper proxy built and laid out like the gateway that only forwards (the
-# floor: what the HTTP stack costs), jurisgate (policy + durable audit, on
+# floor: what the HTTP stack costs), the same layout without hyper (what
+# tokio and the kernel cost), jurisgate (policy + durable audit, on
 # the default `runtime = "per_core"`: one single-threaded runtime per core,
 # SO_REUSEPORT listeners), the same with `runtime = "multi_thread"` (one
 # work-stealing runtime), the same with `audit.writer_scheduling =
@@ -38,7 +39,7 @@ BIN=target/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 UP=$(free_port); NG=$(free_port); JF=$(free_port); JN=$(free_port); JP=$(free_port)
-HB=$(free_port); JW=$(free_port)
+HB=$(free_port); JW=$(free_port); RP=$(free_port)
 UPS=$(free_port); NGS=$(free_port); JFS=$(free_port)
 CERTS="$PWD/$OUT/run/certs"
 "$BIN"/jurisgate certs dev --out "$CERTS" >/dev/null
@@ -86,6 +87,7 @@ http {
 NGINX
 nginx -c "$PWD/$OUT/run/nginx.conf" -g 'daemon off;' & PIDS+=($!); NG_PID=$!
 "$BIN"/jurisgate-bench proxy --listen 127.0.0.1:"$HB" --upstream http://127.0.0.1:"$UP" & PIDS+=($!); HB_PID=$!
+"$BIN"/jurisgate-bench raw-proxy --listen 127.0.0.1:"$RP" --upstream 127.0.0.1:"$UP" & PIDS+=($!); RP_PID=$!
 
 setup() { # dir port durability [setup args…] -> prints config path then token
   local dir=$1 port=$2 durability=$3; shift 3
@@ -108,7 +110,7 @@ RUST_LOG=error "$BIN"/jurisgate serve --config "${W[0]}" >/dev/null & PIDS+=($!)
 RUST_LOG=error "$BIN"/jurisgate serve --config "${S[0]}" >/dev/null & PIDS+=($!); JS_PID=$!
 
 wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
-for p in "$UP" "$NG" "$HB" "$JF" "$JN" "$JP" "$JW" "$UPS" "$NGS" "$JFS"; do wait_port "$p"; done
+for p in "$UP" "$NG" "$HB" "$RP" "$JF" "$JN" "$JP" "$JW" "$UPS" "$NGS" "$JFS"; do wait_port "$p"; done
 
 # CPU time (user + system, in clock ticks) of a process and its children:
 # nginx's workers are children of its master.
@@ -147,6 +149,7 @@ for round in $(seq "$ROUNDS"); do
     run direct "$UP" "$c" "$TOKEN" "$UP_PID"
     run nginx "$NG" "$c" "$TOKEN" "$NG_PID"
     run bare-hyper "$HB" "$c" "$TOKEN" "$HB_PID"
+    run raw-proxy "$RP" "$c" "$TOKEN" "$RP_PID"
     run jurisgate-fsync "$JF" "$c" "$TOKEN" "$JF_PID"
     run jurisgate-fsync-multithread "$JP" "$c" "$TOKEN_MT" "$JP_PID"
     run jurisgate-fsync-writer-normal "$JW" "$c" "$TOKEN_WN" "$JW_PID"
@@ -173,7 +176,7 @@ print(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.r
 print("| target | conns | req/s (median) | p50 µs | p99 µs | p99.9 µs | errors | ÷ nginx | ÷ direct | CPU µs/req |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 med = lambda xs, i: statistics.median(x[i] for x in xs)
-groups = (("", ("direct", "nginx", "bare-hyper", "jurisgate-fsync", "jurisgate-fsync-multithread",
+groups = (("", ("direct", "nginx", "bare-hyper", "raw-proxy", "jurisgate-fsync", "jurisgate-fsync-multithread",
                 "jurisgate-fsync-writer-normal", "jurisgate-nosync")),
           ("-tls", ("direct-tls", "nginx-tls", "jurisgate-tls-fsync")))
 for suffix, names in groups:
@@ -190,7 +193,8 @@ for suffix, names in groups:
 print("\nCPU µs/req: user + system CPU time of the target's own process (nginx with its workers; "
       "the upstream for direct) over the run, per request served.")
 print("\nbare-hyper: `jurisgate-bench proxy`, the gateway's HTTP stack and runtime layout forwarding only: "
-      "no attribution, policy, audit or routing.")
+      "no attribution, policy, audit or routing. raw-proxy: `jurisgate-bench raw-proxy`, the same layout "
+      "without hyper (httparse, one upstream connection per client connection, messages copied through).")
 print("\nRatios compare like with like: plain targets with plain nginx and the upstream, TLS targets with TLS nginx and the TLS upstream.")
 print(f"\nPeak RSS after the run: jurisgate (fsync) {int(rss_f)//1024} MiB, jurisgate (no sync) {int(rss_n)//1024} MiB, "
       f"jurisgate (fsync, multi-thread runtime) {int(rss_p)//1024} MiB.")

@@ -6,6 +6,8 @@
 //!   certificate.
 //! - `proxy`: a bare reverse proxy from the gateway's own parts and layout,
 //!   forwarding only (the floor under the gateway's figures).
+//! - `raw-proxy`: the same layout without hyper (`httparse` and copies),
+//!   to tell the HTTP stack's cost from the runtime's and the kernel's.
 //! - `audit`: durable appends per second (group commit vs one fsync per
 //!   record) and `verify` speed against SHA-256.
 //! - `setup`: writes a gateway config, keys and the Texas policy whose pools
@@ -18,6 +20,7 @@
 
 mod audit_bench;
 mod bare_proxy;
+mod raw_proxy;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -64,6 +67,15 @@ enum Command {
         /// The upstream's base URL (`http://host:port`).
         #[arg(long)]
         upstream: http::Uri,
+    },
+    /// Forward every request to UPSTREAM without hyper (see `raw_proxy`).
+    RawProxy {
+        /// Address to listen on.
+        #[arg(long)]
+        listen: SocketAddr,
+        /// The upstream's address (`host:port`).
+        #[arg(long)]
+        upstream: SocketAddr,
     },
     /// Measure the audit log: durable appends/s and verify records/s.
     Audit {
@@ -223,6 +235,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(upstream(listen, tls))
         }
         Command::Proxy { listen, upstream } => bare_proxy::run(listen, &upstream),
+        Command::RawProxy { listen, upstream } => raw_proxy::run(listen, upstream),
         Command::Audit { scale } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
