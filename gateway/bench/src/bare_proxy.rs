@@ -19,21 +19,32 @@ use hyper_util::server::conn::auto;
 /// Forwards every request on `listen` to `upstream` (an `http://` base URL),
 /// with one runtime per core.
 pub(crate) fn run(listen: SocketAddr, upstream: &Uri) -> anyhow::Result<()> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let listeners = jurisgate_proxy::server::bind_shared(listen, 4096, cores)?;
     let authority = upstream
         .authority()
         .ok_or_else(|| anyhow::anyhow!("--upstream needs a host and port"))?
         .clone();
+    per_core(listen, move |listener| serve(listener, authority.clone()))
+}
+
+/// Binds `listen` once per core (`SO_REUSEPORT`) and runs `serve` on each
+/// listener in its own current-thread runtime, as the gateway's
+/// `runtime = "per_core"` does; returns when every runtime has stopped.
+pub(crate) fn per_core<F, Fut>(listen: SocketAddr, serve: F) -> anyhow::Result<()>
+where
+    F: Fn(std::net::TcpListener) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let listeners = jurisgate_proxy::server::bind_shared(listen, 4096, cores)?;
     let threads: Vec<_> = listeners
         .into_iter()
         .map(|listener| {
-            let authority = authority.clone();
+            let serve = serve.clone();
             std::thread::spawn(move || -> anyhow::Result<()> {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?;
-                runtime.block_on(serve(listener, authority))
+                runtime.block_on(serve(listener))
             })
         })
         .collect();

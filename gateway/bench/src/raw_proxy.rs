@@ -21,35 +21,17 @@ const MAX_HEADERS: usize = 64;
 /// Forwards every request on `listen` to `upstream` (`host:port`), with
 /// one runtime per core.
 pub(crate) fn run(listen: SocketAddr, upstream: SocketAddr) -> anyhow::Result<()> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let listeners = jurisgate_proxy::server::bind_shared(listen, 4096, cores)?;
-    let threads: Vec<_> = listeners
-        .into_iter()
-        .map(|listener| {
-            std::thread::spawn(move || -> anyhow::Result<()> {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener)?;
-                    loop {
-                        let (client, _) = listener.accept().await?;
-                        tokio::spawn(async move {
-                            if let Err(e) = relay(client, upstream).await {
-                                eprintln!("raw-proxy: {e:#}");
-                            }
-                        });
-                    }
-                })
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread
-            .join()
-            .map_err(|_| anyhow::anyhow!("a proxy thread panicked"))??;
-    }
-    Ok(())
+    crate::bare_proxy::per_core(listen, move |listener| async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        loop {
+            let (client, _) = listener.accept().await?;
+            tokio::spawn(async move {
+                if let Err(e) = relay(client, upstream).await {
+                    eprintln!("raw-proxy: {e:#}");
+                }
+            });
+        }
+    })
 }
 
 /// Relays the requests of one client connection, one at a time, over one
@@ -96,7 +78,11 @@ async fn read_message(
             bail!("head over 64 KiB");
         }
         let mut chunk = [0u8; 4096];
-        let n = stream.read(&mut chunk).await?;
+        let n = match stream.read(&mut chunk).await {
+            // A peer that resets between messages (wrk at the end of a run) has just left.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && buf.is_empty() => 0,
+            read => read?,
+        };
         if n == 0 {
             if buf.is_empty() {
                 return Ok(false);
