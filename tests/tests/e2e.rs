@@ -19,3 +19,4 @@ mod resources;
 mod runtime;
 mod shipping;
 mod tls;
+mod upstream_connections;

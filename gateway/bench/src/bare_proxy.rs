@@ -1,20 +1,23 @@
 //! `jurisgate-bench proxy`: the floor under the gateway. A reverse proxy
 //! built from the same parts and laid out the same way as the gateway on
 //! its default `runtime = "per_core"` (one current-thread runtime per core,
-//! each with its own `SO_REUSEPORT` listener and its own hyper-util
-//! upstream client), that does nothing but forward. What the gateway costs
+//! each with its own `SO_REUSEPORT` listener and its own pool of hyper
+//! HTTP/1 connections to the upstream), that does nothing but forward. What the gateway costs
 //! above it is the cost of its own work (attribution, policy, audit,
 //! routing); what it costs above nginx is the cost of the HTTP stack.
 
 use std::net::SocketAddr;
 
-use http::{Request, Uri};
+use std::time::Instant;
+
+use http::{Request, Response, Uri};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use jurisgate_proxy::body::BoxError;
+use jurisgate_proxy::connection_pool::{ConnectionPool, Sender, UpstreamBody};
 
 /// Forwards every request on `listen` to `upstream` (an `http://` base URL),
 /// with one runtime per core.
@@ -61,34 +64,57 @@ async fn serve(
     authority: http::uri::Authority,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let client: Client<HttpConnector, Incoming> = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(1024)
-        .build(connector);
+    let pool = ConnectionPool::<()>::new(1024);
     let builder = auto::Builder::new(TokioExecutor::new());
     loop {
         let (stream, _) = listener.accept().await?;
-        let client = client.clone();
+        let pool = pool.clone();
         let authority = authority.clone();
         let builder = builder.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |mut req: Request<Incoming>| {
-                let client = client.clone();
-                let authority = authority.clone();
-                async move {
-                    let path = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-                    *req.uri_mut() = Uri::builder()
-                        .scheme("http")
-                        .authority(authority)
-                        .path_and_query(path)
-                        .build()?;
-                    Ok::<_, anyhow::Error>(client.request(req).await?)
-                }
+            let service = service_fn(move |req: Request<Incoming>| {
+                forward(req, pool.clone(), authority.clone())
             });
             let _ = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
     }
+}
+
+/// Sends `req` to the upstream on an idle connection or a new one.
+async fn forward(
+    req: Request<Incoming>,
+    pool: ConnectionPool<()>,
+    authority: http::uri::Authority,
+) -> anyhow::Result<Response<UpstreamBody<()>>> {
+    let (mut parts, body) = req.into_parts();
+    parts.uri = Uri::from(
+        parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+    );
+    let req = Request::from_parts(parts, body.map_err(BoxError::from).boxed());
+    let mut sender = match pool.take(&(), Instant::now()) {
+        Some(mut idle) => match idle.ready().await {
+            Ok(()) => idle,
+            Err(_) => connect(&authority).await?,
+        },
+        None => connect(&authority).await?,
+    };
+    let (parts, body) = sender.send_request(req).await?.into_parts();
+    Ok(Response::from_parts(
+        parts,
+        UpstreamBody::new(body, sender, (), pool),
+    ))
+}
+
+async fn connect(authority: &http::uri::Authority) -> anyhow::Result<Sender> {
+    let tcp = tokio::net::TcpStream::connect(authority.as_str()).await?;
+    tcp.set_nodelay(true)?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
 }

@@ -34,6 +34,7 @@ use jurisgate_route::{Pools, Selected};
 
 use crate::body::{BoxBody, BoxError};
 use crate::classify::{Classification, RouteTable};
+use crate::connection_pool::UpstreamBody;
 use crate::forward::{Forwarded, Upstreams};
 use crate::headers;
 use crate::metrics::{Metrics, RequestLabels};
@@ -472,7 +473,7 @@ impl Gateway {
 
     async fn apply_obligations(
         &self,
-        response: Response<Incoming>,
+        response: Response<UpstreamBody>,
         decision: &Decision,
         jurisdiction: &str,
     ) -> Result<Response<BoxBody>, Refusal> {

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod body;
 pub mod classify;
+pub mod connection_pool;
 pub mod forward;
 pub mod gateway;
 pub mod headers;

@@ -1,0 +1,158 @@
+//! The gateway's keep-alive connections to upstreams, against the real
+//! binary and a real upstream (a raw tokio listener that counts the TCP
+//! connections it accepts): requests share connections, and an upstream
+//! that ends idle keep-alive connections costs no request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use jurisgate_e2e::{Harness, Who, point_region};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// How the counting upstream treats a connection after each answer.
+#[derive(Debug, Clone, Copy)]
+enum AfterAnswer {
+    /// Keeps it open for the next request.
+    KeepAlive,
+    /// Closes it this long after answering, without saying so in the
+    /// response (as a server whose keep-alive timeout ran out does).
+    CloseAfter(Duration),
+}
+
+/// A real upstream counting its connections and the proxied requests on them.
+struct CountingUpstream {
+    url: String,
+    connections: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+}
+
+async fn counting_upstream(after: AfterAnswer) -> CountingUpstream {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let (conns, reqs) = (Arc::clone(&connections), Arc::clone(&requests));
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                continue;
+            };
+            let (conns, reqs) = (Arc::clone(&conns), Arc::clone(&reqs));
+            tokio::spawn(async move {
+                let mut counted = false;
+                loop {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match s.read(&mut byte).await {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let health = head.starts_with(b"GET /healthz ");
+                    if !health {
+                        reqs.fetch_add(1, Ordering::SeqCst);
+                        if !counted {
+                            counted = true;
+                            conns.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    let body = b"{\"items\":[]}";
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if s.write_all(answer.as_bytes()).await.is_err()
+                        || s.write_all(body).await.is_err()
+                    {
+                        return;
+                    }
+                    if let (AfterAnswer::CloseAfter(wait), false) = (after, health) {
+                        tokio::time::sleep(wait).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    CountingUpstream {
+        url,
+        connections,
+        requests,
+    }
+}
+
+fn us_user() -> Who {
+    Who::user("u-keepalive", "US")
+}
+
+/// Starts the gateway with only `upstream` serving us-east (us-west is
+/// pointed at it too, so failover cannot hide a failed request).
+async fn gateway_for(upstream: &CountingUpstream) -> Harness {
+    let url = upstream.url.clone();
+    let h = Harness::start_with(move |c| {
+        point_region(c, "us-east", &url, "");
+        point_region(c, "us-west", &url, "");
+    })
+    .await;
+    h.wait_for_region("us-east", true).await;
+    h
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_share_keep_alive_connections_to_the_upstream() {
+    let upstream = counting_upstream(AfterAnswer::KeepAlive).await;
+    let h = gateway_for(&upstream).await;
+    let sent = 40;
+    for i in 0..sent {
+        let r = h
+            .send(us_user(), Method::GET, &format!("/v1/messages/k{i}"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "request {i}: {:?}", r.json);
+    }
+    let connections = upstream.connections.load(Ordering::SeqCst);
+    let requests = upstream.requests.load(Ordering::SeqCst);
+    assert_eq!(requests, sent);
+    // One connection per runtime at most (each runtime keeps its own).
+    assert!(
+        connections <= 4,
+        "{sent} sequential requests opened {connections} upstream connections"
+    );
+    println!("upstream_connections: {sent} requests over {connections} upstream connection(s)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_ending_idle_keep_alive_connections_costs_no_request() {
+    let upstream = counting_upstream(AfterAnswer::CloseAfter(Duration::from_millis(20))).await;
+    let h = gateway_for(&upstream).await;
+    let sent = 12;
+    for i in 0..sent {
+        let r = h
+            .send(us_user(), Method::GET, &format!("/v1/messages/c{i}"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "request {i}: {:?}", r.json);
+        // Long enough for the upstream to have closed the connection.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    assert_eq!(upstream.requests.load(Ordering::SeqCst), sent);
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), sent);
+    // No failed forward anywhere in the log, no endpoint marked down.
+    let failed = h
+        .records()
+        .iter()
+        .filter(|r| matches!(r.event, jurisgate_audit::Event::ForwardFailed(_)))
+        .count();
+    assert_eq!(failed, 0);
+    assert_eq!(
+        h.metric("jurisgate_pool_healthy_endpoints{pool=\"us-east\",region=\"us-east\"}")
+            .await,
+        Some(1.0)
+    );
+    println!(
+        "upstream_connections: {sent} requests after the upstream closed each idle connection -> all 200"
+    );
+}
