@@ -707,7 +707,7 @@ fn set_upstream_headers(h: &mut HeaderMap, facts: &Facts, class: &Classification
 fn host_of(uri: &Uri, headers: &HeaderMap) -> String {
     let raw = uri
         .authority()
-        .map(|a| a.host().to_string())
+        .map(http::uri::Authority::host)
         .or_else(|| {
             headers
                 .get(header::HOST)
@@ -718,15 +718,14 @@ fn host_of(uri: &Uri, headers: &HeaderMap) -> String {
     raw.to_ascii_lowercase()
 }
 
-fn strip_port(host: &str) -> String {
+fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return host
             .split_once(']')
             .map_or(host, |(h, _)| h)
-            .trim_start_matches('[')
-            .to_string();
+            .trim_start_matches('[');
     }
-    host.split(':').next().unwrap_or(host).to_string()
+    host.split(':').next().unwrap_or(host)
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -785,23 +784,29 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Removes hop-by-hop headers (RFC 9110 §7.6.1) from an upstream response.
 fn remove_hop_by_hop(h: &mut HeaderMap) {
-    let named: Vec<String> = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
-        .collect();
-    for name in named {
-        h.remove(name.as_str());
+    if h.contains_key(header::CONNECTION) {
+        let named: Vec<String> = h
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+            .collect();
+        for name in named {
+            h.remove(name.as_str());
+        }
+        h.remove(header::CONNECTION);
     }
+    // Names known up front: no parsing of a name per response.
+    static KEEP_ALIVE: header::HeaderName = header::HeaderName::from_static("keep-alive");
+    static PROXY_CONNECTION: header::HeaderName =
+        header::HeaderName::from_static("proxy-connection");
     for name in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &header::TE,
+        &header::TRAILER,
+        &header::TRANSFER_ENCODING,
+        &header::UPGRADE,
     ] {
         h.remove(name);
     }
@@ -825,6 +830,32 @@ mod tests {
         );
         h.insert(header::HOST, HeaderValue::from_static("[::1]:8080"));
         assert_eq!(host_of(&Uri::from_static("/x"), &h), "::1");
+    }
+
+    #[test]
+    fn hop_by_hop_response_headers_are_removed_and_others_kept() {
+        let mut h = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "close, X-Hop"),
+            ("x-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-connection", "keep-alive"),
+            ("transfer-encoding", "chunked"),
+            ("te", "trailers"),
+            ("trailer", "x-sum"),
+            ("upgrade", "h2c"),
+            ("content-type", "application/json"),
+            ("x-end-to-end", "kept"),
+        ] {
+            h.append(
+                header::HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        remove_hop_by_hop(&mut h);
+        let mut left: Vec<&str> = h.keys().map(header::HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["content-type", "x-end-to-end"]);
     }
 
     #[test]
