@@ -591,7 +591,9 @@ pub struct Pool {
     /// Active health checking.
     #[serde(default)]
     pub health: HealthCheck,
-    /// Idle keep-alive connections kept per endpoint.
+    /// Idle keep-alive connections kept per endpoint, by each runtime (the
+    /// largest value over all pools applies to every pool); one unused
+    /// for 90 s is closed.
     #[serde(default = "default_max_idle")]
     pub max_idle_per_endpoint: usize,
     /// Time to connect to an endpoint.
