@@ -697,6 +697,42 @@ impl Drop for Harness {
     }
 }
 
+/// Starts a test's own upstream: a raw TCP server on 127.0.0.1 that hands
+/// each accepted connection to `serve`. Returns its `http://` URL.
+pub async fn raw_upstream<F, Fut>(serve: F) -> String
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        loop {
+            if let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream));
+            }
+        }
+    });
+    url
+}
+
+/// Reads one request head, through its blank line, a byte at a time so
+/// nothing after it is consumed; `None` when the connection ends first.
+pub async fn read_request_head(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt as _;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(head)
+}
+
 /// Points `region`'s pool in the demo config `text` at `endpoint` (a test's
 /// own upstream) and adds `extra` lines to that pool (e.g. a
 /// `request_timeout`); for [`Harness::start_with`].

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 use jurisgate_audit::Event;
-use jurisgate_e2e::{Harness, Who, point_region};
+use jurisgate_e2e::{Harness, Who, point_region, raw_upstream, read_request_head};
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -41,62 +41,46 @@ struct RudeUpstream {
 }
 
 async fn rude_upstream(how: Rude) -> RudeUpstream {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
     let proxied = Arc::new(AtomicUsize::new(0));
     let count = Arc::clone(&proxied);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                continue;
-            };
-            let count = Arc::clone(&count);
-            tokio::spawn(async move {
-                loop {
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !head.ends_with(b"\r\n\r\n") {
-                        match s.read(&mut byte).await {
-                            Ok(1) => head.push(byte[0]),
-                            _ => return,
-                        }
-                    }
-                    let text = String::from_utf8_lossy(&head);
-                    if text.starts_with("GET /healthz ") {
-                        let _ = s
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                            .await;
-                        continue;
-                    }
-                    count.fetch_add(1, Ordering::SeqCst);
-                    match how {
-                        Rude::Hang => {
-                            tokio::time::sleep(Duration::from_secs(3600)).await;
-                        }
-                        Rude::Garbage => {
-                            let _ = s
-                                .write_all(b"\x00\x01NOT HTTP AT ALL\r\n\r\n\xff\xfe")
-                                .await;
-                        }
-                        Rude::ResetMidResponse => {
-                            let _ = s
-                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"user\":{\"email\":\"al")
-                                .await;
-                            let _ = s.flush().await;
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            let _ = s.set_zero_linger();
-                        }
-                        Rude::ResetBeforeAnswer => {
-                            let _ = s.set_zero_linger();
-                        }
-                    }
-                    return;
+    let url = raw_upstream(move |mut s| {
+        let count = Arc::clone(&count);
+        async move {
+            while let Some(head) = read_request_head(&mut s).await {
+                let text = String::from_utf8_lossy(&head);
+                if text.starts_with("GET /healthz ") {
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await;
+                    continue;
                 }
-            });
+                count.fetch_add(1, Ordering::SeqCst);
+                match how {
+                    Rude::Hang => {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    Rude::Garbage => {
+                        let _ = s
+                            .write_all(b"\x00\x01NOT HTTP AT ALL\r\n\r\n\xff\xfe")
+                            .await;
+                    }
+                    Rude::ResetMidResponse => {
+                        let _ = s
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"user\":{\"email\":\"al")
+                            .await;
+                        let _ = s.flush().await;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let _ = s.set_zero_linger();
+                    }
+                    Rude::ResetBeforeAnswer => {
+                        let _ = s.set_zero_linger();
+                    }
+                }
+                return;
+            }
         }
-    });
+    })
+    .await;
     RudeUpstream { url, proxied }
 }
 

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use jurisgate_e2e::{Harness, Who, point_region};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use jurisgate_e2e::{Harness, Who, point_region, raw_upstream, read_request_head};
+use tokio::io::AsyncWriteExt as _;
 
 /// How the counting upstream treats a connection after each answer.
 #[derive(Debug, Clone, Copy)]
@@ -29,56 +29,40 @@ struct CountingUpstream {
 }
 
 async fn counting_upstream(after: AfterAnswer) -> CountingUpstream {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
     let connections = Arc::new(AtomicUsize::new(0));
     let requests = Arc::new(AtomicUsize::new(0));
     let (conns, reqs) = (Arc::clone(&connections), Arc::clone(&requests));
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                continue;
-            };
-            let (conns, reqs) = (Arc::clone(&conns), Arc::clone(&reqs));
-            tokio::spawn(async move {
-                let mut counted = false;
-                loop {
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !head.ends_with(b"\r\n\r\n") {
-                        match s.read(&mut byte).await {
-                            Ok(1) => head.push(byte[0]),
-                            _ => return,
-                        }
-                    }
-                    let health = head.starts_with(b"GET /healthz ");
-                    if !health {
-                        reqs.fetch_add(1, Ordering::SeqCst);
-                        if !counted {
-                            counted = true;
-                            conns.fetch_add(1, Ordering::SeqCst);
-                        }
-                    }
-                    let body = b"{\"items\":[]}";
-                    let answer = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    if s.write_all(answer.as_bytes()).await.is_err()
-                        || s.write_all(body).await.is_err()
-                    {
-                        return;
-                    }
-                    if let (AfterAnswer::CloseAfter(wait), false) = (after, health) {
-                        tokio::time::sleep(wait).await;
-                        return;
+    let url = raw_upstream(move |mut s| {
+        let (conns, reqs) = (Arc::clone(&conns), Arc::clone(&reqs));
+        async move {
+            let mut counted = false;
+            while let Some(head) = read_request_head(&mut s).await {
+                let health = head.starts_with(b"GET /healthz ");
+                if !health {
+                    reqs.fetch_add(1, Ordering::SeqCst);
+                    if !counted {
+                        counted = true;
+                        conns.fetch_add(1, Ordering::SeqCst);
                     }
                 }
-            });
+                let body = b"{\"items\":[]}";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                if s.write_all(answer.as_bytes()).await.is_err()
+                    || s.write_all(body).await.is_err()
+                {
+                    return;
+                }
+                if let (AfterAnswer::CloseAfter(wait), false) = (after, health) {
+                    tokio::time::sleep(wait).await;
+                    return;
+                }
+            }
         }
-    });
+    })
+    .await;
     CountingUpstream {
         url,
         connections,
