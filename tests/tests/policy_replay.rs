@@ -74,7 +74,7 @@ fn replay_reports_exactly_the_decisions_a_region_change_affects() {
         let Event::Decision(d) = record.unwrap().event else {
             continue;
         };
-        if d.input.is_none() {
+        if d.policy_input().is_none() {
             without_input += 1;
             continue;
         }

@@ -553,11 +553,11 @@ fn decision(rng: &mut Lcg, revision: &str, burst: bool, us_east_down: bool) -> D
         status: (!allow).then_some(403),
         refusal: (!allow).then(|| reason.to_string()),
         policy_revision: Some(revision.into()),
-        input: Some(json!({
-            "request": {"method": method, "host": "api.example.com"},
-            "subject": {"jurisdiction": jurisdiction, "verified": verified},
-            "resource": {"route": route, "data_class": class},
+        input: None,
+        input_rest: Some(json!({
+            "request": {"query": {}, "headers": {}},
             "destinations": destinations,
+            "time": "2026-11-01T00:00:00Z",
         })),
     }
 }

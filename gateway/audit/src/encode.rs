@@ -43,6 +43,13 @@ impl EncodedEvent {
         Ok(Self(out))
     }
 
+    /// The event's JSON object (`{"kind":…,…}`): its record's line without
+    /// the record's own `v`, `seq` and `ts`.
+    #[must_use]
+    pub fn as_json(&self) -> &[u8] {
+        &self.0
+    }
+
     /// Appends the record line (no newline) for this event at `seq` and
     /// `ts` to `out`: `{"v":…,"seq":…,"ts":"…",` then the event's fields.
     pub(crate) fn write_line(&self, seq: u64, ts: &str, out: &mut Vec<u8>) {
@@ -54,7 +61,8 @@ impl EncodedEvent {
 }
 
 /// A decision record made of borrowed facts, field for field the same as
-/// [`crate::DecisionEvent`]: `I` is the policy input, `O` the obligations.
+/// [`crate::DecisionEvent`]: `I` is the rest of the policy input, `O` the
+/// obligations.
 #[derive(Debug, Serialize)]
 pub struct DecisionRef<'a, I: Serialize, O: Serialize> {
     /// Request id.
@@ -88,8 +96,10 @@ pub struct DecisionRef<'a, I: Serialize, O: Serialize> {
     pub refusal: Option<&'a str>,
     /// Policy revision.
     pub policy_revision: Option<&'a str>,
-    /// The policy input as given.
-    pub input: Option<&'a I>,
+    /// The policy input's fields the record does not already carry (see
+    /// [`crate::DecisionEvent::input_rest`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_rest: Option<&'a I>,
 }
 
 /// [`crate::SubjectFacts`], borrowed.
@@ -209,7 +219,7 @@ mod tests {
             status: d.status,
             refusal: d.refusal.as_deref(),
             policy_revision: d.policy_revision.as_deref(),
-            input: d.input.as_ref(),
+            input_rest: d.input_rest.as_ref(),
         }
     }
 
@@ -249,8 +259,8 @@ mod tests {
             status: (!full).then_some(403),
             refusal: some("no_route"),
             policy_revision: some("sha256:00"),
-            input: full
-                .then(|| json!({"request": {"id": "x", "query": {"a": ["1", "2"]}}, "n": 1.5})),
+            input: None,
+            input_rest: full.then(|| json!({"request": {"query": {"a": ["1", "2"]}}, "n": 1.5})),
         }
     }
 

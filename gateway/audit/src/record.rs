@@ -7,7 +7,13 @@
 use serde::{Deserialize, Serialize};
 
 /// The record format version written by this build.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// Version 2 records a decision's policy input once: the fields the record
+/// already carries (request id, method, host, path, subject, requester,
+/// route, service, data class) are left out of `input_rest`, and
+/// [`DecisionEvent::policy_input`] puts them back. Version 1 records, whose
+/// `input` held the whole input, are still read.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One line of the log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,8 +86,78 @@ pub struct DecisionEvent {
     pub refusal: Option<String>,
     /// Hash of the policy files and data that decided.
     pub policy_revision: Option<String>,
-    /// The policy input as given (pseudonymised), so a replay can re-decide it.
+    /// Version 1 records only: the whole policy input as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<serde_json::Value>,
+    /// The policy input's fields this record does not already carry
+    /// (`request.query`, `request.headers`, `requester.approval`,
+    /// `destinations`, `time`), so a replay can re-decide it: see
+    /// [`DecisionEvent::policy_input`]. Absent when nothing was decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_rest: Option<serde_json::Value>,
+}
+
+impl DecisionEvent {
+    /// The policy input this decision was made on (pseudonymised), whole:
+    /// a version 1 record's `input`, or a version 2 record's `input_rest`
+    /// with the fields the record carries put back in. `None` when the
+    /// request was refused before its input was built.
+    #[must_use]
+    pub fn policy_input(&self) -> Option<serde_json::Value> {
+        use serde_json::{Map, Value};
+        if let Some(input) = &self.input {
+            return Some(input.clone());
+        }
+        let mut input = match self.input_rest.clone()? {
+            Value::Object(rest) => rest,
+            _ => return None,
+        };
+        let mut part = |name: &str| -> Option<Map<String, Value>> {
+            match input.remove(name) {
+                None => Some(Map::new()),
+                Some(Value::Object(m)) => Some(m),
+                Some(_) => None,
+            }
+        };
+        let mut request = part("request")?;
+        let mut requester = part("requester")?;
+        let text = |s: &str| Value::String(s.to_string());
+        let optional = |m: &mut Map<String, Value>, k: &str, v: Option<&String>| {
+            if let Some(v) = v {
+                m.insert(k.into(), text(v));
+            }
+        };
+        request.insert("id".into(), text(&self.request_id));
+        request.insert("method".into(), text(&self.method));
+        request.insert("host".into(), text(&self.host));
+        request.insert("path".into(), text(&self.path));
+        let s = &self.subject;
+        let mut subject = Map::new();
+        subject.insert("jurisdiction".into(), text(&s.jurisdiction));
+        subject.insert("source".into(), text(&s.source));
+        subject.insert("verified".into(), Value::Bool(s.verified));
+        optional(&mut subject, "pseudonym", s.pseudonym.as_ref());
+        let r = &self.requester;
+        requester.insert("kind".into(), text(&r.kind));
+        optional(&mut requester, "id", r.id.as_ref());
+        optional(&mut requester, "org", r.org.as_ref());
+        optional(&mut requester, "location", r.location.as_ref());
+        requester.insert("source".into(), text(&r.source));
+        requester.insert("verified".into(), Value::Bool(r.verified));
+        let mut resource = Map::new();
+        for (k, v) in [
+            ("route", &self.route),
+            ("service", &self.service),
+            ("data_class", &self.data_class),
+        ] {
+            resource.insert(k.into(), text(v.as_deref().unwrap_or_default()));
+        }
+        input.insert("request".into(), Value::Object(request));
+        input.insert("subject".into(), Value::Object(subject));
+        input.insert("requester".into(), Value::Object(requester));
+        input.insert("resource".into(), Value::Object(resource));
+        Some(Value::Object(input))
+    }
 }
 
 /// The subject as recorded.
@@ -270,9 +346,32 @@ mod tests {
         let line = r.to_line().unwrap();
         assert_eq!(
             String::from_utf8(line.clone()).unwrap(),
-            r#"{"v":1,"seq":3,"ts":"2026-11-27T18:00:00.500000Z","kind":"shutdown","reason":"signal"}"#
+            r#"{"v":2,"seq":3,"ts":"2026-11-27T18:00:00.500000Z","kind":"shutdown","reason":"signal"}"#
         );
         assert_eq!(Record::from_line(&line).unwrap(), r);
         assert!(r.time().is_some());
+    }
+
+    #[test]
+    fn a_version_1_decision_record_still_gives_its_whole_input() {
+        let line = br#"{"v":1,"seq":7,"ts":"2026-11-20T10:00:00.000000Z","kind":"decision","request_id":"r-1","subject":{"jurisdiction":"US","source":"jwt","verified":true,"pseudonym":"hs256:aa"},"requester":{"kind":"user","id":"hs256:aa","org":null,"location":"US","source":"jwt","verified":true,"approval":null},"method":"GET","host":"api.example.com","path":"/v1/messages/1","route":"messages","service":"messages","data_class":"protected","decision":{"allow":true,"regions":["us-east"],"reason":"ok","obligations":{}},"pool":"us-east","region":"us-east","status":null,"policy_revision":"sha256:00","input":{"request":{"id":"r-1","method":"GET","host":"api.example.com","path":"/v1/messages/1","query":{},"headers":{}},"subject":{"jurisdiction":"US","source":"jwt","verified":true,"pseudonym":"hs256:aa"},"requester":{"kind":"user","id":"hs256:aa","location":"US","source":"jwt","verified":true},"resource":{"route":"messages","service":"messages","data_class":"protected"},"destinations":[{"pool":"us-east","region":"us-east","healthy":true}],"time":"2026-11-20T10:00:00Z"}}"#;
+        let record = Record::from_line(line).unwrap();
+        assert_eq!(record.v, 1);
+        let Event::Decision(d) = record.event else {
+            panic!("not a decision");
+        };
+        let whole = d.input.clone().unwrap();
+        assert_eq!(d.policy_input(), Some(whole.clone()));
+        // The same decision written as version 2 gives the same input back.
+        let mut v2 = d.clone();
+        v2.input = None;
+        let mut rest = whole;
+        let rest_map = rest.as_object_mut().unwrap();
+        for field in ["subject", "requester", "resource"] {
+            rest_map.remove(field);
+        }
+        rest_map["request"] = serde_json::json!({"query": {}, "headers": {}});
+        v2.input_rest = Some(rest);
+        assert_eq!(v2.policy_input(), d.policy_input());
     }
 }

@@ -764,6 +764,7 @@ mod tests {
             refusal: None,
             policy_revision: None,
             input: None,
+            input_rest: None,
         }))
     }
 

@@ -226,6 +226,7 @@ struct Fields<'a> {
     refusal: Option<Str>,
     policy_revision: Option<Str>,
     input: Option<IgnoredAny>,
+    input_rest: Option<IgnoredAny>,
     // policy_loaded
     revision: Option<Str>,
     engine: Option<Str>,
@@ -394,7 +395,10 @@ mod tests {
                 status: Some(403),
                 refusal: Some("no_route".into()),
                 policy_revision: Some("sha256:abc".into()),
-                input: Some(json!({"request": {"path": "/v1/\u{e9}"}, "n": [1, 2.5, null]})),
+                input: None,
+                input_rest: Some(
+                    json!({"request": {"query": {"q": ["\u{e9}"]}}, "n": [1, 2.5, null]}),
+                ),
             })),
             Event::PolicyLoaded(PolicyLoaded {
                 revision: "sha256:abc".into(),

@@ -24,13 +24,16 @@ use http::header::{self, HeaderValue};
 use http::{HeaderMap, Request, Response, Uri, Version};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use jurisgate_attribution::{Attribution, Attributor, PeerInfo, Pseudonymizer};
+use jurisgate_attribution::{Approval, Attribution, Attributor, PeerInfo, Pseudonymizer};
 use jurisgate_audit::{
     AuditError, AuditLog, DecisionRef, EncodedEvent, Event, ForwardFailed, OutcomeRef,
     RequesterRef, SubjectRef,
 };
-use jurisgate_policy::{Decision, Permitted, PolicyEngine, PolicyInput, RequestFacts, Resource};
+use jurisgate_policy::{
+    Decision, Destination, Permitted, PolicyEngine, PolicyInput, RequestFacts, Resource,
+};
 use jurisgate_route::{Pools, Selected};
+use serde::Serialize;
 
 use crate::body::{BoxBody, BoxError};
 use crate::classify::{Classification, RouteTable};
@@ -680,9 +683,53 @@ fn encode_decision(
         status,
         refusal,
         policy_revision: facts.policy.as_deref().map(PolicyEngine::revision),
-        input: facts.input.as_ref(),
+        input_rest: facts.input.as_ref().map(InputRest::of).as_ref(),
     })
     .map_err(AuditError::Encode)
+}
+
+/// The policy input's fields a decision record does not already carry,
+/// recorded as its `input_rest`: `DecisionEvent::policy_input` puts the
+/// record's request id, method, host, path, subject, requester and
+/// route back in and gets the whole input again (tested below).
+#[derive(Serialize)]
+struct InputRest<'a> {
+    request: RequestRest<'a>,
+    /// Only when an approval was presented: the record's own requester
+    /// names a verified approval's id alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requester: Option<ApprovalRest<'a>>,
+    destinations: &'a [Destination],
+    time: &'a str,
+}
+
+#[derive(Serialize)]
+struct RequestRest<'a> {
+    query: &'a BTreeMap<String, Vec<String>>,
+    headers: &'a BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct ApprovalRest<'a> {
+    approval: &'a Approval,
+}
+
+impl<'a> InputRest<'a> {
+    fn of(input: &'a PolicyInput) -> Self {
+        Self {
+            request: RequestRest {
+                query: &input.request.query,
+                headers: &input.request.headers,
+            },
+            requester: input
+                .requester
+                .approval
+                .as_ref()
+                .map(|approval| ApprovalRest { approval }),
+            destinations: &input.destinations,
+            time: &input.time,
+        }
+    }
 }
 
 fn set_upstream_headers(h: &mut HeaderMap, facts: &Facts, class: &Classification, to: &Selected) {
@@ -863,5 +910,166 @@ mod tests {
         let q = parse_query(Some("a=1&b=x%20y&a=2"));
         assert_eq!(q["a"], vec!["1", "2"]);
         assert_eq!(q["b"], vec!["x y"]);
+    }
+
+    mod recorded_input {
+        use super::*;
+        use jurisgate_attribution::{Requester, RequesterKind, Source, Subject};
+        use jurisgate_audit::Event;
+        use proptest::option::of;
+        use proptest::prelude::*;
+
+        /// Any text, with the characters JSON escapes well represented.
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-zA-Z0-9:_/.-]{0,12}",
+                "[\\\\\"\\x00-\\x1f\\u{7f}-\\u{10ffff}a]{0,6}",
+            ]
+        }
+
+        fn source() -> impl Strategy<Value = Source> {
+            prop_oneof![
+                Just(Source::Jwt),
+                Just(Source::SignedHeader),
+                Just(Source::Directory),
+                Just(Source::Mtls),
+                Just(Source::Geoip),
+                Just(Source::None),
+            ]
+        }
+
+        fn kind() -> impl Strategy<Value = RequesterKind> {
+            prop_oneof![
+                Just(RequesterKind::User),
+                Just(RequesterKind::Service),
+                Just(RequesterKind::Employee),
+                Just(RequesterKind::Unknown),
+            ]
+        }
+
+        prop_compose! {
+            fn subject()(jurisdiction in text(), source in source(), verified: bool,
+                         pseudonym in of(text())) -> Subject {
+                Subject { jurisdiction, source, verified, pseudonym }
+            }
+        }
+
+        prop_compose! {
+            fn approval()(id in text(), scope in text(), expires in text(), verified: bool)
+                -> Approval {
+                Approval { id, scope, expires, verified }
+            }
+        }
+
+        prop_compose! {
+            fn requester()(kind in kind(), id in of(text()), org in of(text()),
+                           location in of(text()), source in source(), verified: bool,
+                           approval in of(approval())) -> Requester {
+                Requester { kind, id, org, location, source, verified, approval }
+            }
+        }
+
+        prop_compose! {
+            fn destination()(pool in text(), region in text(), healthy: bool) -> Destination {
+                Destination { pool, region, healthy }
+            }
+        }
+
+        prop_compose! {
+            fn input()(method in text(), host in text(), path in text(),
+                       query in proptest::collection::btree_map(text(), proptest::collection::vec(text(), 0..3), 0..3),
+                       headers in proptest::collection::btree_map(text(), text(), 0..3),
+                       subject in subject(), requester in requester(),
+                       route in text(), service in text(), data_class in text(),
+                       destinations in proptest::collection::vec(destination(), 0..4),
+                       time in text()) -> PolicyInput {
+                PolicyInput {
+                    request: RequestFacts { id: String::new(), method, host, path, query, headers },
+                    subject,
+                    requester,
+                    resource: Resource { route, service, data_class },
+                    destinations,
+                    time,
+                }
+            }
+        }
+
+        /// The facts the request path would hold after deciding on `input`.
+        fn facts_of(mut input: PolicyInput) -> Facts {
+            let id = RequestId::generate();
+            input.request.id = id.as_str().to_string();
+            Facts {
+                id,
+                method: input.request.method.clone(),
+                host: input.request.host.clone(),
+                path: input.request.path.clone(),
+                attribution: Some(Attribution {
+                    subject: input.subject.clone(),
+                    requester: input.requester.clone(),
+                }),
+                class: Some(Arc::new(Classification {
+                    route: input.resource.route.clone(),
+                    service: input.resource.service.clone(),
+                    data_class: input.resource.data_class.clone(),
+                    pools: Vec::new(),
+                })),
+                decision: Some(Arc::new(Decision::deny("test"))),
+                input: Some(input),
+                policy: None,
+                multiplexed: false,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(500))]
+
+            /// A replay must re-decide exactly what the policy saw: the
+            /// record's `input_rest` and its own fields give the input back.
+            #[test]
+            fn a_decision_record_gives_back_the_whole_policy_input(input in input()) {
+                let facts = facts_of(input);
+                let encoded = encode_decision(&facts, None, None, None).unwrap();
+                let Event::Decision(recorded) = serde_json::from_slice(encoded.as_json()).unwrap() else {
+                    panic!("not a decision record");
+                };
+                prop_assert!(recorded.input.is_none());
+                prop_assert_eq!(
+                    recorded.policy_input(),
+                    Some(serde_json::to_value(facts.input.as_ref().unwrap()).unwrap())
+                );
+            }
+        }
+
+        #[test]
+        fn a_record_without_an_input_gives_none() {
+            let mut facts = facts_of(PolicyInput {
+                request: RequestFacts {
+                    id: String::new(),
+                    method: "GET".into(),
+                    host: "h".into(),
+                    path: "/".into(),
+                    query: BTreeMap::new(),
+                    headers: BTreeMap::new(),
+                },
+                subject: Subject::unknown(),
+                requester: Requester::unknown(),
+                resource: Resource {
+                    route: "r".into(),
+                    service: "s".into(),
+                    data_class: "d".into(),
+                },
+                destinations: Vec::new(),
+                time: String::new(),
+            });
+            facts.input = None;
+            let encoded = encode_decision(&facts, None, Some(404), Some("no_route")).unwrap();
+            let line = std::str::from_utf8(encoded.as_json()).unwrap();
+            assert!(!line.contains("input"), "{line}");
+            let Event::Decision(recorded) = serde_json::from_slice(encoded.as_json()).unwrap()
+            else {
+                panic!("not a decision record");
+            };
+            assert_eq!(recorded.policy_input(), None);
+        }
     }
 }

@@ -120,7 +120,10 @@ pub(crate) fn reason_rule(reason: &str) -> &str {
 pub(crate) fn failover(d: &DecisionEvent) -> Option<(String, String)> {
     let used_pool = d.pool.as_deref()?;
     let used_region = d.region.as_deref()?;
-    let destinations = d.input.as_ref()?.get("destinations")?.as_array()?;
+    // A version 1 record has the whole input, a version 2 record its
+    // destinations in `input_rest`.
+    let input = d.input.as_ref().or(d.input_rest.as_ref())?;
+    let destinations = input.get("destinations")?.as_array()?;
     let first = destinations.iter().find(|dest| {
         dest.get("region")
             .and_then(|r| r.as_str())
@@ -229,6 +232,7 @@ mod tests {
             refusal: None,
             policy_revision: None,
             input: None,
+            input_rest: None,
         }
     }
 
@@ -265,18 +269,27 @@ mod tests {
 
     #[test]
     fn failover_is_a_pool_other_than_the_first_approved_one() {
-        let mut d = decision(true, Some("us-west"));
-        d.input = Some(json!({"destinations": [
+        let destinations = json!({"destinations": [
             {"pool": "eu-west", "region": "eu-west", "healthy": true},
             {"pool": "us-east", "region": "us-east", "healthy": false},
             {"pool": "us-west", "region": "us-west", "healthy": true},
-        ]}));
-        assert_eq!(failover(&d), Some(("us-east".into(), "us-west".into())));
-        d.pool = Some("us-east".into());
-        d.region = Some("us-east".into());
-        assert_eq!(failover(&d), None);
-        d.input = None;
-        assert_eq!(failover(&d), None);
+        ]});
+        // Version 2 records keep destinations in `input_rest`, version 1 in `input`.
+        for v1 in [false, true] {
+            let mut d = decision(true, Some("us-west"));
+            if v1 {
+                d.input = Some(destinations.clone());
+            } else {
+                d.input_rest = Some(destinations.clone());
+            }
+            assert_eq!(failover(&d), Some(("us-east".into(), "us-west".into())));
+            d.pool = Some("us-east".into());
+            d.region = Some("us-east".into());
+            assert_eq!(failover(&d), None);
+            d.input = None;
+            d.input_rest = None;
+            assert_eq!(failover(&d), None);
+        }
     }
 
     #[test]

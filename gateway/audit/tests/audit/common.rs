@@ -103,6 +103,7 @@ pub fn decision(i: u64) -> Event {
         refusal: None,
         policy_revision: Some("sha256:abc".into()),
         input: None,
+        input_rest: None,
     }))
 }
 

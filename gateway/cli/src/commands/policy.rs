@@ -409,10 +409,10 @@ fn replay_audit(
         })
         .filter_map(|record| match record.event {
             Event::Decision(d) => Some(ReplayRecord {
+                input: d.policy_input(),
                 request_id: d.request_id,
                 route: d.route,
                 jurisdiction: d.subject.jurisdiction,
-                input: d.input,
                 allow: d.decision.allow,
                 regions: d.decision.regions,
                 reason: d.decision.reason,
