@@ -6,6 +6,8 @@ use sha2::Sha256;
 
 /// Prefix naming the pseudonym scheme, so a scheme change is visible.
 const SCHEME: &str = "hs256:";
+/// Lower-case hex digits, as earlier pseudonyms were written.
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Computes keyed HMAC-SHA256 pseudonyms.
 #[derive(Clone)]
@@ -54,7 +56,13 @@ impl Pseudonymizer {
         let mut mac = self.mac.clone();
         mac.update(value.as_bytes());
         let digest = mac.finalize().into_bytes();
-        format!("{SCHEME}{}", hex::encode(&digest[..16]))
+        let mut out = String::with_capacity(SCHEME.len() + 32);
+        out.push_str(SCHEME);
+        for byte in &digest[..16] {
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        out
     }
 }
 
@@ -72,5 +80,10 @@ mod tests {
         assert!(a.pseudonym("alice").starts_with("hs256:"));
         assert!(!a.pseudonym("alice").contains("alice"));
         assert!(Pseudonymizer::new(b"short").is_err());
+        // The same bytes as ever: the first 128 bits of HMAC-SHA256, lower-case hex.
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"0123456789abcdef").unwrap();
+        mac.update(b"alice");
+        let expected = format!("hs256:{}", hex::encode(&mac.finalize().into_bytes()[..16]));
+        assert_eq!(a.pseudonym("alice"), expected);
     }
 }

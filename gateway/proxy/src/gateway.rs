@@ -24,7 +24,10 @@ use http::header::{self, HeaderValue};
 use http::{HeaderMap, Request, Response, Uri, Version};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use jurisgate_attribution::{Approval, Attribution, Attributor, PeerInfo, Pseudonymizer};
+use jurisgate_attribution::{
+    Approval, Attribution, Attributor, PeerInfo, Pseudonymizer, Requester, Subject,
+    UNKNOWN_JURISDICTION,
+};
 use jurisgate_audit::{
     AuditError, AuditLog, DecisionRef, EncodedEvent, Event, ForwardFailed, OutcomeRef,
     RequesterRef, SubjectRef,
@@ -142,6 +145,7 @@ struct Facts {
     method: String,
     host: String,
     path: String,
+    /// Who the request is about and from, until it moves into `input`.
     attribution: Option<Attribution>,
     class: Option<Arc<Classification>>,
     decision: Option<Arc<Decision>>,
@@ -152,6 +156,35 @@ struct Facts {
     /// are forbidden (RFC 9113 §8.2.2), and one stream's refusal must not
     /// end the connection's other streams.
     multiplexed: bool,
+}
+
+impl Facts {
+    /// The attribution: as attributed, or as it went into the policy input.
+    fn attribution(&self) -> Option<AttributionRef<'_>> {
+        match (&self.input, &self.attribution) {
+            (Some(input), _) => Some(AttributionRef {
+                subject: &input.subject,
+                requester: &input.requester,
+            }),
+            (None, Some(a)) => Some(AttributionRef {
+                subject: &a.subject,
+                requester: &a.requester,
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// The subject's jurisdiction, `unknown` before attribution.
+    fn jurisdiction(&self) -> &str {
+        self.attribution()
+            .map_or(UNKNOWN_JURISDICTION, |a| a.subject.jurisdiction.as_str())
+    }
+}
+
+/// [`Attribution`], borrowed from wherever [`Facts`] holds it.
+struct AttributionRef<'a> {
+    subject: &'a Subject,
+    requester: &'a Requester,
 }
 
 impl Gateway {
@@ -219,13 +252,13 @@ impl Gateway {
         let attribution = self
             .attributor
             .attribute(&parts.headers, peer, SystemTime::now());
-        facts.attribution = Some(attribution.clone());
 
         // 3. Classify on the normalised path.
         let Some(class) = self
             .routes
             .classify(&facts.host, &target.path, &facts.method)
         else {
+            facts.attribution = Some(attribution);
             return self.refuse(local, &facts, Refusal::NoRoute).await;
         };
         facts.class = Some(Arc::clone(&class));
@@ -242,8 +275,8 @@ impl Gateway {
                 query: parse_query(target.query.as_deref()),
                 headers: policy_headers(&parts.headers),
             },
-            subject: attribution.subject.clone(),
-            requester: attribution.requester.clone(),
+            subject: attribution.subject,
+            requester: attribution.requester,
             resource: Resource {
                 route: class.route.clone(),
                 service: class.service.clone(),
@@ -386,7 +419,7 @@ impl Gateway {
         };
 
         // 8. Obligations on the response.
-        let jurisdiction = attribution.subject.jurisdiction.as_str();
+        let jurisdiction = facts.jurisdiction();
         let response = self
             .apply_obligations(response, &decision, jurisdiction)
             .await;
@@ -611,7 +644,7 @@ fn encode_decision(
     status: Option<u16>,
     refusal: Option<&str>,
 ) -> Result<EncodedEvent, AuditError> {
-    let (subject, requester) = match &facts.attribution {
+    let (subject, requester) = match facts.attribution() {
         Some(a) => (
             SubjectRef {
                 jurisdiction: &a.subject.jurisdiction,
@@ -733,10 +766,7 @@ impl<'a> InputRest<'a> {
 }
 
 fn set_upstream_headers(h: &mut HeaderMap, facts: &Facts, class: &Classification, to: &Selected) {
-    let jurisdiction = facts
-        .attribution
-        .as_ref()
-        .map_or("unknown", |a| a.subject.jurisdiction.as_str());
+    let jurisdiction = facts.jurisdiction();
     for (name, value) in [
         (headers::JURISDICTION, jurisdiction),
         (headers::DATA_CLASS, class.data_class.as_str()),
@@ -914,7 +944,7 @@ mod tests {
 
     mod recorded_input {
         use super::*;
-        use jurisgate_attribution::{Requester, RequesterKind, Source, Subject};
+        use jurisgate_attribution::{RequesterKind, Source};
         use jurisgate_audit::Event;
         use proptest::option::of;
         use proptest::prelude::*;
@@ -1003,10 +1033,8 @@ mod tests {
                 method: input.request.method.clone(),
                 host: input.request.host.clone(),
                 path: input.request.path.clone(),
-                attribution: Some(Attribution {
-                    subject: input.subject.clone(),
-                    requester: input.requester.clone(),
-                }),
+                // As on the request path: the attribution has moved into the input.
+                attribution: None,
                 class: Some(Arc::new(Classification {
                     route: input.resource.route.clone(),
                     service: input.resource.service.clone(),
