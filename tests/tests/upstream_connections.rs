@@ -1,7 +1,8 @@
 //! The gateway's keep-alive connections to upstreams, against the real
 //! binary and a real upstream (a raw tokio listener that counts the TCP
-//! connections it accepts): requests share connections, and an upstream
-//! that ends idle keep-alive connections costs no request.
+//! connections it accepts): requests share connections, each pool keeps
+//! as many idle connections as its own `max_idle_per_endpoint` says, and an
+//! upstream that ends idle keep-alive connections costs no request.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -107,6 +108,33 @@ async fn requests_share_keep_alive_connections_to_the_upstream() {
         "{sent} sequential requests opened {connections} upstream connections"
     );
     println!("upstream_connections: {sent} requests over {connections} upstream connection(s)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_keeps_no_more_idle_connections_than_its_own_setting() {
+    // us-east keeps none, while us-west keeps the default: each pool's own
+    // setting applies, not the largest over all pools.
+    let upstream = counting_upstream(AfterAnswer::KeepAlive).await;
+    let url = upstream.url.clone();
+    let h = Harness::start_with(move |c| {
+        point_region(c, "us-east", &url, "max_idle_per_endpoint = 0");
+        point_region(c, "us-west", &url, "");
+    })
+    .await;
+    h.wait_for_region("us-east", true).await;
+    let sent = 10;
+    for i in 0..sent {
+        let r = h
+            .send(us_user(), Method::GET, &format!("/v1/messages/n{i}"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "request {i}: {:?}", r.json);
+    }
+    assert_eq!(upstream.requests.load(Ordering::SeqCst), sent);
+    assert_eq!(
+        upstream.connections.load(Ordering::SeqCst),
+        sent,
+        "a pool with max_idle_per_endpoint = 0 must open a connection per request"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,12 +59,15 @@ where
     Ok(())
 }
 
+/// Idle upstream connections kept: more than the load generator's connections.
+const MAX_IDLE: usize = 1024;
+
 async fn serve(
     listener: std::net::TcpListener,
     authority: http::uri::Authority,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let pool = ConnectionPool::<()>::new(1024);
+    let pool = ConnectionPool::<()>::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     loop {
         let (stream, _) = listener.accept().await?;
@@ -107,7 +110,7 @@ async fn forward(
     let (parts, body) = sender.send_request(req).await?.into_parts();
     Ok(Response::from_parts(
         parts,
-        UpstreamBody::new(body, sender, (), pool),
+        UpstreamBody::new(body, sender, (), pool, MAX_IDLE),
     ))
 }
 

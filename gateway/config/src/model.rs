@@ -591,9 +591,9 @@ pub struct Pool {
     /// Active health checking.
     #[serde(default)]
     pub health: HealthCheck,
-    /// Idle keep-alive connections kept per endpoint, by each runtime (the
-    /// largest value over all pools applies to every pool); one unused
-    /// for 90 s is closed.
+    /// Idle keep-alive connections kept per endpoint of this pool, by each
+    /// runtime (`0`: a new connection for every request); one unused for
+    /// 90 s is closed.
     #[serde(default = "default_max_idle")]
     pub max_idle_per_endpoint: usize,
     /// Time to connect to an endpoint.

@@ -42,15 +42,19 @@ pub type Sender = SendRequest<BoxBody>;
 #[derive(Debug)]
 pub struct ConnectionPool<K = EndpointId> {
     inner: Arc<Mutex<Idle<K>>>,
-    max_idle_per_endpoint: usize,
 }
 
 impl<K> Clone for ConnectionPool<K> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
-            max_idle_per_endpoint: self.max_idle_per_endpoint,
         }
+    }
+}
+
+impl<K: Hash + Eq> Default for ConnectionPool<K> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -67,16 +71,14 @@ struct IdleConnection {
 }
 
 impl<K: Hash + Eq> ConnectionPool<K> {
-    /// An empty pool keeping at most `max_idle_per_endpoint` idle
-    /// connections per endpoint.
+    /// An empty pool.
     #[must_use]
-    pub fn new(max_idle_per_endpoint: usize) -> Self {
+    pub fn new() -> Self {
         Self {
             inner: Arc::new(Mutex::new(Idle {
                 by_endpoint: HashMap::new(),
                 last_sweep: Instant::now(),
             })),
-            max_idle_per_endpoint,
         }
     }
 
@@ -106,15 +108,15 @@ impl<K: Hash + Eq> ConnectionPool<K> {
     }
 
     /// Keeps `sender` for the next request to `endpoint`, unless it is
-    /// closed or the endpoint already has as many idle connections as
-    /// allowed (then the connection closes as `sender` drops).
-    pub fn give_back(&self, endpoint: K, sender: Sender) {
+    /// closed or the endpoint already has `max_idle` idle connections (then
+    /// the connection closes as `sender` drops).
+    pub fn give_back(&self, endpoint: K, sender: Sender, max_idle: usize) {
         if sender.is_closed() {
             return;
         }
         let mut idle = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let list = idle.by_endpoint.entry(endpoint).or_default();
-        if list.len() < self.max_idle_per_endpoint {
+        if list.len() < max_idle {
             list.push_back(IdleConnection {
                 sender,
                 since: Instant::now(),
@@ -136,19 +138,36 @@ struct Lease<K> {
     sender: Sender,
     endpoint: K,
     pool: ConnectionPool<K>,
+    /// The endpoint's pool keeps at most this many idle connections.
+    max_idle: usize,
+}
+
+impl<K: Hash + Eq> Lease<K> {
+    fn give_back(self) {
+        self.pool
+            .give_back(self.endpoint, self.sender, self.max_idle);
+    }
 }
 
 impl<K: Hash + Eq> UpstreamBody<K> {
     /// `body`, read from the connection `sender` to `endpoint`, which goes
-    /// back to `pool` once the body has ended.
+    /// back to `pool` once the body has ended, unless `endpoint` already
+    /// has `max_idle` idle connections there.
     #[must_use]
-    pub fn new(body: Incoming, sender: Sender, endpoint: K, pool: ConnectionPool<K>) -> Self {
+    pub fn new(
+        body: Incoming,
+        sender: Sender,
+        endpoint: K,
+        pool: ConnectionPool<K>,
+        max_idle: usize,
+    ) -> Self {
         let mut this = Self {
             body,
             lease: Some(Lease {
                 sender,
                 endpoint,
                 pool,
+                max_idle,
             }),
         };
         this.give_back_if_ended();
@@ -159,7 +178,7 @@ impl<K: Hash + Eq> UpstreamBody<K> {
         if self.body.is_end_stream()
             && let Some(lease) = self.lease.take()
         {
-            lease.pool.give_back(lease.endpoint, lease.sender);
+            lease.give_back();
         }
     }
 }
@@ -176,7 +195,7 @@ impl<K: Hash + Eq + Unpin> Body for UpstreamBody<K> {
         match &polled {
             Poll::Ready(None) => {
                 if let Some(lease) = self.lease.take() {
-                    lease.pool.give_back(lease.endpoint, lease.sender);
+                    lease.give_back();
                 }
             }
             Poll::Ready(Some(Ok(_))) => self.give_back_if_ended(),

@@ -44,7 +44,6 @@ pub struct Upstreams {
 /// How the upstream clients are built.
 #[derive(Clone, Debug)]
 struct ClientSettings {
-    max_idle_per_host: usize,
     connect_timeout: Duration,
     tls: HashMap<String, Arc<UpstreamTls>>,
 }
@@ -68,16 +67,12 @@ enum ExchangeError {
 }
 
 impl Upstreams {
-    /// Clients keeping up to `max_idle_per_host` idle connections per
-    /// endpoint, with `tls` for the pools it names.
+    /// Clients with `tls` for the pools it names. Each pool's own
+    /// `connect_timeout` and `max_idle_per_endpoint` come with the
+    /// [`Selected`] endpoint; `connect_timeout` here bounds the connector.
     #[must_use]
-    pub fn new(
-        max_idle_per_host: usize,
-        connect_timeout: Duration,
-        tls: HashMap<String, Arc<UpstreamTls>>,
-    ) -> Self {
+    pub fn new(connect_timeout: Duration, tls: HashMap<String, Arc<UpstreamTls>>) -> Self {
         Self::build(ClientSettings {
-            max_idle_per_host,
             connect_timeout,
             tls,
         })
@@ -105,7 +100,7 @@ impl Upstreams {
         Self {
             plain: connector(None),
             by_pool,
-            idle: ConnectionPool::new(settings.max_idle_per_host),
+            idle: ConnectionPool::new(),
             settings,
         }
     }
@@ -160,7 +155,13 @@ impl Upstreams {
             match sender.try_send_request(req).await {
                 Ok(response) => {
                     let (parts, body) = response.into_parts();
-                    let body = UpstreamBody::new(body, sender, to.endpoint, self.idle.clone());
+                    let body = UpstreamBody::new(
+                        body,
+                        sender,
+                        to.endpoint,
+                        self.idle.clone(),
+                        to.max_idle_per_endpoint,
+                    );
                     return Ok(Response::from_parts(parts, body));
                 }
                 Err(mut e) => match e.take_message() {

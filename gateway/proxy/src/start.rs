@@ -166,12 +166,6 @@ impl Running {
         let pools = Arc::new(
             Pools::from_config(&config.pools).map_err(|e| StartError(format!("pool: {e}")))?,
         );
-        let max_idle = config
-            .pools
-            .iter()
-            .map(|p| p.max_idle_per_endpoint)
-            .max()
-            .unwrap_or(256);
         let connect_timeout = config
             .pools
             .iter()
@@ -194,7 +188,7 @@ impl Running {
             None => None,
         };
 
-        let upstreams = Upstreams::new(max_idle, connect_timeout, upstream_tls);
+        let upstreams = Upstreams::new(connect_timeout, upstream_tls);
         let shipper = config
             .audit
             .ship

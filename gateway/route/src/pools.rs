@@ -48,6 +48,8 @@ pub struct Selected {
     pub request_timeout: Duration,
     /// Time to connect to the endpoint.
     pub connect_timeout: Duration,
+    /// Idle keep-alive connections kept per endpoint of the pool.
+    pub max_idle_per_endpoint: usize,
 }
 
 /// One pool's health, for `/readyz` and `/metrics`.
@@ -105,6 +107,7 @@ pub(crate) struct Pool {
     pub(crate) tls: Option<Arc<jurisgate_tls::UpstreamTls>>,
     request_timeout: Duration,
     connect_timeout: Duration,
+    max_idle_per_endpoint: usize,
 }
 
 impl Pool {
@@ -195,6 +198,7 @@ impl Pools {
                     base: pool.endpoints[endpoint].base.uri.clone(),
                     request_timeout: pool.request_timeout,
                     connect_timeout: pool.connect_timeout,
+                    max_idle_per_endpoint: pool.max_idle_per_endpoint,
                 });
             }
         }
@@ -362,6 +366,7 @@ fn build_pool(p: &jurisgate_config::Pool) -> Result<Pool, RouteError> {
         tls,
         request_timeout: p.request_timeout.0,
         connect_timeout: p.connect_timeout.0,
+        max_idle_per_endpoint: p.max_idle_per_endpoint,
         name,
     })
 }
