@@ -76,11 +76,12 @@ fn us_user() -> Who {
 }
 
 /// Starts the gateway with only `upstream` serving us-east (us-west is
-/// pointed at it too, so failover cannot hide a failed request).
-async fn gateway_for(upstream: &CountingUpstream) -> Harness {
+/// pointed at it too, so failover cannot hide a failed request), with
+/// `us_east_settings` added to the us-east pool.
+async fn gateway_for(upstream: &CountingUpstream, us_east_settings: &'static str) -> Harness {
     let url = upstream.url.clone();
     let h = Harness::start_with(move |c| {
-        point_region(c, "us-east", &url, "");
+        point_region(c, "us-east", &url, us_east_settings);
         point_region(c, "us-west", &url, "");
     })
     .await;
@@ -88,17 +89,29 @@ async fn gateway_for(upstream: &CountingUpstream) -> Harness {
     h
 }
 
+/// Sends `sent` requests one after another, `pause` after each; every one
+/// must be answered 200.
+async fn send_in_turn(h: &Harness, sent: usize, tag: &str, pause: Duration) {
+    for i in 0..sent {
+        let r = h
+            .send(
+                us_user(),
+                Method::GET,
+                &format!("/v1/messages/{tag}{i}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "request {i}: {:?}", r.json);
+        tokio::time::sleep(pause).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_share_keep_alive_connections_to_the_upstream() {
     let upstream = counting_upstream(AfterAnswer::KeepAlive).await;
-    let h = gateway_for(&upstream).await;
+    let h = gateway_for(&upstream, "").await;
     let sent = 40;
-    for i in 0..sent {
-        let r = h
-            .send(us_user(), Method::GET, &format!("/v1/messages/k{i}"), None)
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "request {i}: {:?}", r.json);
-    }
+    send_in_turn(&h, sent, "k", Duration::ZERO).await;
     let connections = upstream.connections.load(Ordering::SeqCst);
     let requests = upstream.requests.load(Ordering::SeqCst);
     assert_eq!(requests, sent);
@@ -115,20 +128,9 @@ async fn a_pool_keeps_no_more_idle_connections_than_its_own_setting() {
     // us-east keeps none, while us-west keeps the default: each pool's own
     // setting applies, not the largest over all pools.
     let upstream = counting_upstream(AfterAnswer::KeepAlive).await;
-    let url = upstream.url.clone();
-    let h = Harness::start_with(move |c| {
-        point_region(c, "us-east", &url, "max_idle_per_endpoint = 0");
-        point_region(c, "us-west", &url, "");
-    })
-    .await;
-    h.wait_for_region("us-east", true).await;
+    let h = gateway_for(&upstream, "max_idle_per_endpoint = 0").await;
     let sent = 10;
-    for i in 0..sent {
-        let r = h
-            .send(us_user(), Method::GET, &format!("/v1/messages/n{i}"), None)
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "request {i}: {:?}", r.json);
-    }
+    send_in_turn(&h, sent, "n", Duration::ZERO).await;
     assert_eq!(upstream.requests.load(Ordering::SeqCst), sent);
     assert_eq!(
         upstream.connections.load(Ordering::SeqCst),
@@ -140,16 +142,10 @@ async fn a_pool_keeps_no_more_idle_connections_than_its_own_setting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_ending_idle_keep_alive_connections_costs_no_request() {
     let upstream = counting_upstream(AfterAnswer::CloseAfter(Duration::from_millis(20))).await;
-    let h = gateway_for(&upstream).await;
+    let h = gateway_for(&upstream, "").await;
     let sent = 12;
-    for i in 0..sent {
-        let r = h
-            .send(us_user(), Method::GET, &format!("/v1/messages/c{i}"), None)
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "request {i}: {:?}", r.json);
-        // Long enough for the upstream to have closed the connection.
-        tokio::time::sleep(Duration::from_millis(60)).await;
-    }
+    // Each pause is long enough for the upstream to have closed the connection.
+    send_in_turn(&h, sent, "c", Duration::from_millis(60)).await;
     assert_eq!(upstream.requests.load(Ordering::SeqCst), sent);
     assert_eq!(upstream.connections.load(Ordering::SeqCst), sent);
     // No failed forward anywhere in the log, no endpoint marked down.
