@@ -75,14 +75,19 @@ fn us_user() -> Who {
     Who::user("u-keepalive", "US")
 }
 
-/// Starts the gateway with only `upstream` serving us-east (us-west is
-/// pointed at it too, so failover cannot hide a failed request), with
-/// `us_east_settings` added to the us-east pool.
-async fn gateway_for(upstream: &CountingUpstream, us_east_settings: &'static str) -> Harness {
-    let url = upstream.url.clone();
+/// Starts the gateway with `upstream` serving us-east, with
+/// `us_east_settings` added to the us-east pool, and `us_west` serving
+/// us-west (the same upstream, so failover cannot hide a failed request,
+/// unless a test tells them apart).
+async fn gateway_for(
+    upstream: &CountingUpstream,
+    us_east_settings: &'static str,
+    us_west: &CountingUpstream,
+) -> Harness {
+    let (east, west) = (upstream.url.clone(), us_west.url.clone());
     let h = Harness::start_with(move |c| {
-        point_region(c, "us-east", &url, us_east_settings);
-        point_region(c, "us-west", &url, "");
+        point_region(c, "us-east", &east, us_east_settings);
+        point_region(c, "us-west", &west, "");
     })
     .await;
     h.wait_for_region("us-east", true).await;
@@ -109,7 +114,7 @@ async fn send_in_turn(h: &Harness, sent: usize, tag: &str, pause: Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_share_keep_alive_connections_to_the_upstream() {
     let upstream = counting_upstream(AfterAnswer::KeepAlive).await;
-    let h = gateway_for(&upstream, "").await;
+    let h = gateway_for(&upstream, "", &upstream).await;
     let sent = 40;
     send_in_turn(&h, sent, "k", Duration::ZERO).await;
     let connections = upstream.connections.load(Ordering::SeqCst);
@@ -126,11 +131,18 @@ async fn requests_share_keep_alive_connections_to_the_upstream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_keeps_no_more_idle_connections_than_its_own_setting() {
     // us-east keeps none, while us-west keeps the default: each pool's own
-    // setting applies, not the largest over all pools.
+    // setting applies, not the largest over all pools. us-west has an
+    // upstream of its own, so a request that failed over is told apart.
     let upstream = counting_upstream(AfterAnswer::KeepAlive).await;
-    let h = gateway_for(&upstream, "max_idle_per_endpoint = 0").await;
+    let west = counting_upstream(AfterAnswer::KeepAlive).await;
+    let h = gateway_for(&upstream, "max_idle_per_endpoint = 0", &west).await;
     let sent = 10;
     send_in_turn(&h, sent, "n", Duration::ZERO).await;
+    assert_eq!(
+        west.requests.load(Ordering::SeqCst),
+        0,
+        "us-east was never down: no request may fail over"
+    );
     assert_eq!(upstream.requests.load(Ordering::SeqCst), sent);
     assert_eq!(
         upstream.connections.load(Ordering::SeqCst),
@@ -142,7 +154,7 @@ async fn a_pool_keeps_no_more_idle_connections_than_its_own_setting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_ending_idle_keep_alive_connections_costs_no_request() {
     let upstream = counting_upstream(AfterAnswer::CloseAfter(Duration::from_millis(20))).await;
-    let h = gateway_for(&upstream, "").await;
+    let h = gateway_for(&upstream, "", &upstream).await;
     let sent = 12;
     // Each pause is long enough for the upstream to have closed the connection.
     send_in_turn(&h, sent, "c", Duration::from_millis(60)).await;

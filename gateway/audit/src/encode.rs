@@ -61,8 +61,8 @@ impl EncodedEvent {
 }
 
 /// A decision record made of borrowed facts, field for field the same as
-/// [`crate::DecisionEvent`]: `I` is the rest of the policy input, `O` the
-/// obligations.
+/// [`crate::DecisionEvent`] as this build writes it (no version 1 `input`):
+/// `I` is the rest of the policy input, `O` the obligations.
 #[derive(Debug, Serialize)]
 pub struct DecisionRef<'a, I: Serialize, O: Serialize> {
     /// Request id.

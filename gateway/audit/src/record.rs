@@ -9,11 +9,24 @@ use serde::{Deserialize, Serialize};
 /// The record format version written by this build.
 ///
 /// Version 2 records a decision's policy input once: the fields the record
-/// already carries (request id, method, host, path, subject, requester,
-/// route, service, data class) are left out of `input_rest`, and
-/// [`DecisionEvent::policy_input`] puts them back. Version 1 records, whose
-/// `input` held the whole input, are still read.
+/// already carries (request id, method, host, path, subject, the
+/// requester but for a presented approval, route, service, data class)
+/// are left out of `input_rest`, and [`DecisionEvent::policy_input`] puts
+/// them back. Version 1 records, whose `input` held the whole input, are
+/// still read; a record of a version newer than this is refused by every
+/// reader rather than half read.
 pub const FORMAT_VERSION: u32 = 2;
+
+/// Refuses a record format version newer than [`FORMAT_VERSION`]: its
+/// fields may mean what this build cannot know.
+pub(crate) fn check_version(v: u32) -> Result<(), String> {
+    if v > FORMAT_VERSION {
+        return Err(format!(
+            "record format version {v} is newer than this build reads ({FORMAT_VERSION}); use a newer jurisgate"
+        ));
+    }
+    Ok(())
+}
 
 /// One line of the log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -305,7 +318,9 @@ impl Record {
     /// # Errors
     /// A `serde_json` error naming the column at fault.
     pub fn from_line(line: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(line)
+        let record: Self = serde_json::from_slice(line)?;
+        check_version(record.v).map_err(<serde_json::Error as serde::de::Error>::custom)?;
+        Ok(record)
     }
 
     /// The record's time, if `ts` is valid RFC 3339.

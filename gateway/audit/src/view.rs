@@ -67,6 +67,7 @@ impl<'a> RecordView<'a> {
         // none for strings inside `input`, which are only skipped).
         let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8: {e}"))?;
         let f: Fields<'a> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        crate::record::check_version(f.v)?;
         let missing = |names: &[(&str, bool)]| -> Result<(), String> {
             match names.iter().find(|(_, present)| !present) {
                 Some((name, _)) => Err(format!("missing field `{name}`")),
@@ -141,7 +142,7 @@ impl<'a> RecordView<'a> {
 
 impl<'a> RecordView<'a> {
     /// Reads the first fields of a line as the writer lays them out
-    /// (`{"v":1,"seq":N,"ts":"…","kind":"…",…`) without parsing the rest.
+    /// (`{"v":2,"seq":N,"ts":"…","kind":"…",…`) without parsing the rest.
     /// `None` when the line starts any other way, or is a `checkpoint` or
     /// `startup` record (whose later fields `verify` needs): then
     /// [`RecordView::parse`] must read it.
@@ -152,7 +153,7 @@ impl<'a> RecordView<'a> {
     pub(crate) fn parse_head(line: &'a [u8]) -> Option<Self> {
         let rest = line.strip_prefix(b"{\"v\":")?;
         let (v, rest) = number(rest)?;
-        u32::try_from(v).ok()?;
+        crate::record::check_version(u32::try_from(v).ok()?).ok()?;
         let (seq, rest) = number(rest.strip_prefix(b",\"seq\":")?)?;
         let rest = rest.strip_prefix(b",\"ts\":\"")?;
         let end = memchr::memchr2(b'"', b'\\', rest)?;
@@ -582,6 +583,10 @@ mod tests {
                 &b"{\"v\":1,\"seq\":0,\"ts\":\"t\",\"kind\":\"checkpoint\",\"size\":1}"[..],
                 "missing field `root`",
             ),
+            (
+                &b"{\"v\":3,\"seq\":0,\"ts\":\"t\",\"kind\":\"shutdown\",\"reason\":\"x\"}"[..],
+                "record format version 3 is newer than this build reads (2)",
+            ),
         ] {
             let e = RecordView::parse(bytes).unwrap_err();
             assert!(e.contains(says), "{}: {e}", String::from_utf8_lossy(bytes));
@@ -597,6 +602,13 @@ mod tests {
             )
         };
         let twelve = shutdown("12");
+        assert!(
+            RecordView::parse_head(
+                b"{\"v\":3,\"seq\":1,\"ts\":\"t\",\"kind\":\"shutdown\",\"reason\":\"x\"}"
+            )
+            .is_none(),
+            "a newer version is left to the full parse, which refuses it"
+        );
         let head = RecordView::parse_head(twelve.as_bytes()).unwrap();
         assert_eq!((head.seq, head.kind), (12, KindView::Shutdown));
         for other in [

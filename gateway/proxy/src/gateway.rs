@@ -723,8 +723,9 @@ fn encode_decision(
 
 /// The policy input's fields a decision record does not already carry,
 /// recorded as its `input_rest`: `DecisionEvent::policy_input` puts the
-/// record's request id, method, host, path, subject, requester and
-/// route back in and gets the whole input again (tested below).
+/// record's request id, method, host, path, subject, requester, route,
+/// service and data class back in and gets the whole input again (tested
+/// below).
 #[derive(Serialize)]
 struct InputRest<'a> {
     request: RequestRest<'a>,

@@ -550,7 +550,8 @@ fn time_arg(flag: &str, s: &str) -> anyhow::Result<time::OffsetDateTime> {
 
 fn query_cmd(dirs: &[PathBuf], filter: &QueryFilter, format: Format) -> anyhow::Result<ExitCode> {
     let records = query_many(dirs, filter)?;
-    // One folder keeps the stored shape; several add the replica (origin).
+    // One folder prints each record's fields as stored (a decision's
+    // `input_rest`, not the rebuilt input); several add the replica (origin).
     let labelled = dirs.len() > 1;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
