@@ -84,12 +84,16 @@ async fn rude_upstream(how: Rude) -> RudeUpstream {
     RudeUpstream { url, proxied }
 }
 
-/// A loopback address nothing listens on.
-fn closed_port_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = l.local_addr().expect("addr");
-    drop(l);
-    format!("http://{addr}")
+/// A loopback address nothing listens on, and the socket that keeps it so:
+/// bound and never listening, connections to it are refused, and no server
+/// another test starts can be given the port while the socket lives.
+fn closed_port() -> (tokio::net::TcpSocket, String) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    (socket, format!("http://{addr}"))
 }
 
 /// Every request id any store received has a decision record naming the
@@ -433,11 +437,18 @@ async fn a_request_cut_off_by_shutdown_is_recorded_before_the_log_closes() {
 async fn an_upstream_that_stops_listening_between_health_checks_is_recorded() {
     // A real upstream that passes its first health check, then closes its
     // listener; health checks are far apart, so the next request is the
-    // first to find the port closed.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
+    // first to find the port closed. A second socket bound to the same
+    // port, never listening, keeps it this test's own: a server another
+    // test starts meanwhile cannot be given it and answer in its place.
+    let reserve = reuse_port_socket();
+    reserve
+        .bind("127.0.0.1:0".parse().expect("addr"))
         .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let addr = reserve.local_addr().expect("addr");
+    let socket = reuse_port_socket();
+    socket.bind(addr).expect("bind the same port");
+    let listener = socket.listen(64).expect("listen");
+    let url = format!("http://{addr}");
     let serving = tokio::spawn(async move {
         loop {
             let Ok((mut s, _)) = listener.accept().await else {
@@ -473,15 +484,23 @@ async fn an_upstream_that_stops_listening_between_health_checks_is_recorded() {
     // The failed connect counts against the endpoint at once.
     h.wait_for_region("us-east", false).await;
     assert_every_forward_recorded(&mut h);
+    drop(reserve);
     println!(
         "faults: connection refused after a passed health check -> 502, forward_failed recorded"
     );
 }
 
+/// A TCP socket that shares its port with others that set the same option.
+fn reuse_port_socket() -> tokio::net::TcpSocket {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_reuseport(true).expect("SO_REUSEPORT");
+    socket
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_and_unresolvable_upstreams_fail_over_inside_the_jurisdiction() {
     // us-east refuses connections, us-west's name does not resolve.
-    let closed = closed_port_url();
+    let (_kept_closed, closed) = closed_port();
     let mut h = Harness::start_with(|c| {
         point_region(c, "us-east", &closed, "");
         point_region(c, "us-west", "http://no-such-host.invalid:80", "");
