@@ -449,19 +449,24 @@ async fn an_upstream_that_stops_listening_between_health_checks_is_recorded() {
     socket.bind(addr).expect("bind the same port");
     let listener = socket.listen(64).expect("listen");
     let url = format!("http://{addr}");
+    let answered = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&answered);
     let serving = tokio::spawn(async move {
         loop {
             let Ok((mut s, _)) = listener.accept().await else {
                 continue;
             };
+            let counted = Arc::clone(&counted);
             tokio::spawn(async move {
                 let mut buf = [0u8; 2048];
-                if let Ok(1..) = s.read(&mut buf).await {
-                    let _ = s
-                        .write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                        )
-                        .await;
+                if let Ok(1..) = s.read(&mut buf).await
+                    && s.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await
+                    .is_ok()
+                {
+                    counted.fetch_add(1, Ordering::SeqCst);
                 }
             });
         }
@@ -471,6 +476,20 @@ async fn an_upstream_that_stops_listening_between_health_checks_is_recorded() {
         *c = c.replace("interval = \"100ms\"", "interval = \"1h\"");
     })
     .await;
+    // An endpoint counts as healthy until a probe says otherwise, so wait
+    // for the first probe to have been answered, and for the gateway to
+    // have read that answer (already in its socket), before closing:
+    // otherwise a slow first probe fails against the closed port and
+    // takes us-east down before the request is sent.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while answered.load(Ordering::SeqCst) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no health probe arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     h.wait_for_region("us-east", true).await;
     serving.abort();
     let _ = serving.await;
